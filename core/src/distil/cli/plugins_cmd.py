@@ -1,0 +1,39 @@
+"""``distil plugins``: each plugin, its version, and what it registered."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("plugins")
+    def plugins(
+        as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    ) -> None:
+        """List the loaded plugins and everything they registered."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from ..plugins import get_host
+
+        host = get_host()
+        infos = sorted(host.plugins.values(), key=lambda p: (p.name != "distil", p.name))
+        if as_json:
+            typer.echo(json.dumps([p.to_dict() for p in infos], indent=2))
+            return
+        table = Table(title="distil plugins")
+        for col in ("plugin", "version", "status", "registered"):
+            table.add_column(col)
+        for info in infos:
+            registered = "\n".join(
+                f"{kind}: {', '.join(names)}" for kind, names in sorted(info.registered.items())
+            )
+            if info.error:
+                registered = f"[red]{info.error}[/]"
+            status = {"loaded": "[green]loaded[/]", "failed": "[red]failed[/]"}.get(
+                info.status, info.status
+            )
+            table.add_row(info.name, info.version or "-", status, registered or "-")
+        Console().print(table)

@@ -1,0 +1,167 @@
+"""The stage commands: label, train, evaluate, import, run."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import typer
+
+CONFIG = typer.Argument(..., help="The project config (distil.cfg).", exists=False)
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
+    """A rich progress display; yields a factory (description, total) -> advance callback."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        transient=False,
+    ) as progress:
+
+        def factory(description: str, total: int) -> Callable[[int], None]:
+            task_id = progress.add_task(description, total=total)
+            return lambda n: progress.advance(task_id, n)
+
+        yield factory
+
+
+def _open(config: Path, overrides: list[str] | None = None) -> Any:
+    from ..project import Project
+
+    parsed: dict[str, Any] = {}
+    for item in overrides or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"override '{item}' must look like section.key=value")
+        try:
+            parsed[key.lstrip("-")] = json.loads(value)
+        except json.JSONDecodeError:
+            parsed[key.lstrip("-")] = value
+    return Project.from_config(config, overrides=parsed)
+
+
+def _print_label(result: Any) -> None:
+    from rich.console import Console
+
+    r = result.to_dict()
+    Console().print(
+        f"labelled [bold]{r['labelled']}[/] of {r['total']} '{r['dataset']}' examples "
+        f"({r['already_done']} already done) with {r['source']}: "
+        f"{r['failures']} parse failure(s) ({r['failure_rate']:.1%})",
+        highlight=False,
+    )
+
+
+def _print_report(report: dict[str, Any], paths: dict[str, Path]) -> None:
+    from rich.console import Console
+
+    from ..evaluate.report import rich_table
+
+    console = Console()
+    console.print(rich_table(report))
+    for path in paths.values():
+        console.print(f"wrote {path}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    Override = typer.Option(None, "--set", help="Override a config value: section.key=value.")
+
+    @app.command("label")
+    def label(
+        config: Path = CONFIG,
+        dataset: str = typer.Option("train", help="Which data set to label: train, dev or gold."),
+        limit: int | None = typer.Option(None, help="Label only the first N examples."),
+        overrides: list[str] | None = Override,
+    ) -> None:
+        """Label a data set with the teacher (resumable: answered examples are skipped)."""
+        with _open(config, overrides) as project, _progress() as progress:
+            project.import_data()
+            result = project.label(dataset, progress=progress, limit=limit)
+        _print_label(result)
+
+    @app.command("train")
+    def train(config: Path = CONFIG, overrides: list[str] | None = Override) -> None:
+        """Train the student on teacher labels, with human answers taking precedence."""
+        from rich.console import Console
+
+        with _open(config, overrides) as project:
+            result = project.train()
+        Console().print(
+            f"trained {result.source} on {result.n_train} examples "
+            f"({result.from_humans} human, {result.from_teacher} teacher; dropped {result.dropped}) "
+            f"in {result.seconds:.1f}s → {result.model_dir}",
+            highlight=False,
+        )
+
+    @app.command("evaluate")
+    def evaluate(
+        config: Path = CONFIG,
+        output: Path | None = typer.Option(None, "--output", "-o", help="Report folder."),
+        overrides: list[str] | None = Override,
+    ) -> None:
+        """Score the teacher and the latest student on the gold set; write report.md/json."""
+        with _open(config, overrides) as project, _progress() as progress:
+            report, paths = project.evaluate(output, progress=progress)
+        _print_report(report, paths)
+
+    @app.command("import")
+    def import_(
+        config: Path = CONFIG,
+        answers: Path = typer.Argument(..., help="JSONL of human answers (id + labels)."),
+        annotator: str = typer.Option("human", help="Who gave these answers."),
+        overrides: list[str] | None = Override,
+    ) -> None:
+        """Import human answers (corrections) from JSONL until the annotation app exists."""
+        from rich.console import Console
+
+        with _open(config, overrides) as project:
+            project.import_data()
+            result = project.import_answers(answers, annotator=annotator)
+        console = Console()
+        console.print(f"stored {result['stored']} answer(s) from {answers}", highlight=False)
+        for line in result["errors"] + result["invalid"]:
+            console.print(f"[yellow]skipped[/] {line}", highlight=False)
+        if result["unknown_ids"]:
+            console.print(
+                f"[yellow]skipped[/] {len(result['unknown_ids'])} answer(s) for ids not in the "
+                f"store, e.g. {result['unknown_ids'][:3]}",
+                highlight=False,
+            )
+
+    @app.command("run")
+    def run(
+        config: Path = CONFIG,
+        output: Path | None = typer.Option(None, "--output", "-o", help="Report folder."),
+        overrides: list[str] | None = Override,
+    ) -> None:
+        """The whole loop: import, label, train, evaluate, report."""
+        with _open(config, overrides) as project, _progress() as progress:
+            result = project.run(output, progress=progress)
+        _print_label_dict(result["label"])
+        t = result["train"]
+        typer.echo(f"trained {t['source']} on {t['n_train']} examples in {t['seconds']:.1f}s")
+        _print_report(result["report"], {k: Path(v) for k, v in result["paths"].items()})
+
+
+def _print_label_dict(r: dict[str, Any]) -> None:
+    typer.echo(
+        f"labelled {r['labelled']} of {r['total']} '{r['dataset']}' examples "
+        f"({r['already_done']} already done): {r['failures']} parse failure(s)"
+    )

@@ -1,0 +1,254 @@
+"""Project config: confection syntax, validated by pydantic, resolved against the plugin registries.
+
+A ``distil.cfg`` composes a project from registered names::
+
+    [task]
+    @tasks = "textcat.v1"
+    labels = ["ham", "spam"]
+
+    [teacher]
+    @teachers = "local.zeroshot.v1"
+
+    [student]
+    @students = "sklearn.textcat.v1"
+
+    [data]
+    train = "data/train.jsonl"
+    gold = "data/test.jsonl"
+
+Every error names the dotted path of the bad key (``student.bogus``); an unknown registered name lists
+the available names and the package that may provide it. Relative paths are relative to the config
+file. Secrets never go in the file: providers read them from the environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from confection import Config, ConfigValidationError
+from confection import registry as confection_registry
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .errors import ConfigError, RegistryError
+from .plugins import REGISTRIES, PluginHost, get_host
+from .student import Student
+from .tasks import Task
+from .teach.provider import Provider
+from .teach.teacher import PromptTeacher, Teacher
+
+PACKAGE_DATA_PREFIX = "distil:"
+
+
+def package_data_path(value: str) -> Path:
+    """The file behind ``distil:quickstart/...``: data shipped inside the distil package."""
+    rel = value[len(PACKAGE_DATA_PREFIX) :].lstrip("/")
+    path = Path(__file__).parent / "data" / rel
+    if ".." in Path(rel).parts:
+        raise ConfigError(f"package data paths may not leave the package: {value}")
+    return path
+
+
+SECTIONS = {"paths", "project", "task", "teacher", "student", "data", "evaluate", "label"}
+REQUIRED = ("task", "teacher", "data")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProjectSection(_Section):
+    """``[project]``: where the store and outputs live."""
+
+    name: str = "distil-project"
+    store: str = "distil.db"
+    output: str = "output"
+
+
+class DataSection(_Section):
+    """``[data]``: the JSONL files. ``gold`` is the evaluation set; ``dev`` is optional."""
+
+    train: str
+    gold: str
+    dev: str | None = None
+    train_limit: int | None = None
+    gold_limit: int | None = None
+
+
+class LabelSection(_Section):
+    """``[label]``: how the teacher loop runs."""
+
+    batch_size: int = 64
+    concurrency: int | None = None
+
+
+class EvaluateSection(_Section):
+    """``[evaluate]``: bootstrap settings."""
+
+    n_boot: int = 1000
+    seed: int = 0
+
+
+class _RegistryView:
+    """What confection sees as one registry: the host's entries, with our error for a miss."""
+
+    def __init__(self, host: PluginHost, kind: str) -> None:
+        self.host, self.kind = host, kind
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.host.registries[self.kind]
+
+    def get(self, name: str) -> Any:
+        return self.host.get(self.kind, name).factory
+
+
+def confection_registry_for(host: PluginHost) -> type:
+    """A confection registry class whose registries are the host's."""
+    attrs = {kind: _RegistryView(host, kind) for kind in REGISTRIES}
+    return type("DistilRegistry", (confection_registry,), attrs)
+
+
+def _dotted(loc: Any) -> str:
+    parts = [str(p).strip(".") for p in (loc or []) if str(p).strip(".")]
+    return ".".join(".".join(x for x in p.split(".") if x) for p in parts)
+
+
+def _format_confection(section: str, exc: ConfigValidationError) -> str:
+    lines = []
+    for err in exc.errors or []:
+        path = _dotted(err.get("loc"))
+        if not path.startswith(section):
+            path = f"{section}.{path}" if path else section
+        lines.append(f"{path}: {err.get('msg')}")
+    return "; ".join(lines) or str(exc)
+
+
+def _format_pydantic(section: str, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        path = ".".join([section, *(str(x) for x in err["loc"])])
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        lines.append(f"{path}: {msg}")
+    return "; ".join(lines)
+
+
+@dataclass
+class ProjectConfig:
+    """A loaded, validated and resolved project config."""
+
+    path: Path | None
+    base_dir: Path
+    raw: Config
+    project: ProjectSection
+    data: DataSection
+    label: LabelSection
+    evaluate: EvaluateSection
+    task: Task
+    teacher: Teacher
+    student: Student | None
+
+    def resolve_path(self, value: str) -> Path:
+        """A config path: ``distil:...`` is data shipped in the package; relative is to the file."""
+        if value.startswith(PACKAGE_DATA_PREFIX):
+            return package_data_path(value)
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    @property
+    def store_path(self) -> Path:
+        return self.resolve_path(self.project.store)
+
+
+def resolve_section(host: PluginHost, name: str, block: Any, where: str = "") -> Any:
+    """Resolve one ``@registry`` block, turning confection's errors into ConfigErrors."""
+    if not isinstance(block, dict) or not any(str(k).startswith("@") for k in block):
+        kinds = ", ".join(f"@{k}" for k in REGISTRIES)
+        raise ConfigError(f"{where}[{name}] must name a registered function ({kinds})")
+    reg: Any = confection_registry_for(host)
+    try:
+        resolved = reg.resolve({name: block}, validate=True)
+    except ConfigValidationError as exc:
+        raise ConfigError(f"{where}{_format_confection(name, exc)}") from None
+    except RegistryError as exc:
+        raise RegistryError(f"{where}{name}: {exc.args[0]}") from None
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}{name}: {exc}") from None
+    return resolved[name]
+
+
+def load_config(
+    source: str | Path | Config | dict[str, Any],
+    *,
+    overrides: dict[str, Any] | None = None,
+    host: PluginHost | None = None,
+) -> ProjectConfig:
+    """Read, validate and resolve a project config (a path, a config string's Config, or a dict)."""
+    host = host or get_host()
+    path: Path | None = None
+    if isinstance(source, str | Path) and not str(source).lstrip().startswith("["):
+        path = Path(source)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        try:
+            raw = Config().from_disk(path, overrides=overrides or {}, interpolate=True)
+        except Exception as exc:
+            raise ConfigError(f"{path}: cannot read the config: {exc}") from None
+        base_dir = path.resolve().parent
+    elif isinstance(source, str):
+        raw = Config().from_str(source, overrides=overrides or {}, interpolate=True)
+        base_dir = Path.cwd()
+    else:
+        assert not isinstance(source, Path)
+        raw = Config(source).interpolate()
+        base_dir = Path.cwd()
+    where = f"{path}: " if path else ""
+    unknown = sorted(set(raw) - SECTIONS)
+    if unknown:
+        raise ConfigError(
+            f"{where}unknown section(s) {', '.join(f'[{u}]' for u in unknown)}; "
+            f"sections are {', '.join(sorted(SECTIONS))}"
+        )
+    missing = [s for s in REQUIRED if s not in raw]
+    if missing:
+        raise ConfigError(f"{where}missing section(s) {', '.join(f'[{m}]' for m in missing)}")
+
+    def section(model: type[BaseModel], name: str) -> Any:
+        try:
+            return model.model_validate(dict(raw.get(name, {}) or {}))
+        except ValidationError as exc:
+            raise ConfigError(f"{where}{_format_pydantic(name, exc)}") from None
+
+    project = section(ProjectSection, "project")
+    data = section(DataSection, "data")
+    label = section(LabelSection, "label")
+    evaluate = section(EvaluateSection, "evaluate")
+
+    task = resolve_section(host, "task", raw["task"], where)
+    if not isinstance(task, Task):
+        raise ConfigError(f"{where}task: @tasks must build a Task, got {type(task).__name__}")
+    teacher = resolve_section(host, "teacher", raw["teacher"], where)
+    if isinstance(teacher, Provider):  # `[teacher] @providers = ...` is the LLM teacher
+        teacher = PromptTeacher(teacher)
+    if not isinstance(teacher, Teacher):
+        raise ConfigError(f"{where}teacher: expected a teacher or provider, got {teacher!r}")
+    student = None
+    if "student" in raw:
+        student = resolve_section(host, "student", raw["student"], where)
+        if not isinstance(student, Student):
+            raise ConfigError(f"{where}student: @students must build a Student, got {student!r}")
+        student.check_task(task)
+    if label.concurrency is not None and isinstance(teacher, PromptTeacher):
+        teacher.concurrency = label.concurrency
+    return ProjectConfig(
+        path=path,
+        base_dir=base_dir,
+        raw=raw,
+        project=project,
+        data=data,
+        label=label,
+        evaluate=evaluate,
+        task=task,
+        teacher=teacher,
+        student=student,
+    )

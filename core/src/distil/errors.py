@@ -1,0 +1,54 @@
+"""Errors a user can meet. Each says what happened, where, and what to do; each has a stable code."""
+
+from __future__ import annotations
+
+
+class DistilError(Exception):
+    """Base class of every error distil raises on purpose."""
+
+    code = "E000"
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {super().__str__()}"
+
+
+class ConfigError(DistilError):
+    """A config file is invalid: the message names the dotted path of the bad key."""
+
+    code = "E001"
+
+
+class RegistryError(ConfigError):
+    """A registered name does not exist: the message lists what does, and which package may have it."""
+
+    code = "E002"
+
+
+class PluginError(DistilError):
+    """A plugin failed to load or registered something invalid: the message names the plugin."""
+
+    code = "E003"
+
+
+class DataError(DistilError):
+    """Input data is malformed: the message names the file and line."""
+
+    code = "E004"
+
+
+class ParseError(DistilError):
+    """A teacher's answer could not be turned into the task's output type."""
+
+    code = "E005"
+
+
+class ProviderError(DistilError):
+    """A provider failed in a way that retrying will not fix (auth, bad request, model missing)."""
+
+    code = "E006"
+
+
+class BudgetExceeded(DistilError):
+    """The next request would exceed the run's budget cap."""
+
+    code = "E007"

@@ -1,0 +1,344 @@
+"""The evaluation report: every source side by side on one gold set, as JSON, Markdown and a table.
+
+:func:`build_report` assembles a JSON-able dict (the format CI jobs read); :func:`render_markdown`
+and :func:`rich_table` present the same rows for people, and :func:`write_report` saves the files.
+The plain-language findings are computed from the numbers, and say so when the student is worse.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..tasks.base import Task
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+ROLES = ("teacher", "student", "human")
+DASH = "—"
+
+
+@dataclass
+class SourceResult:
+    """One source's results on the gold set.
+
+    ``source`` is the full provenance string (``student:sklearn.textcat#run=…``), ``name`` a short
+    display name (unique within a report), ``scores`` what ``task.score`` returned (with ``ci``),
+    ``utility`` a :meth:`Utility.to_dict`, ``extra`` metrics added by plugins (``distil_evaluate``).
+    """
+
+    source: str
+    role: str
+    name: str
+    scores: dict[str, Any]
+    utility: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(
+                f"source {self.name!r} has role {self.role!r}; use one of {', '.join(ROLES)}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def build_report(
+    task: Task,
+    sources: list[SourceResult],
+    *,
+    gold_name: str,
+    n_gold: int,
+    comparisons: list[dict[str, Any]] | None = None,
+    meta: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Assemble the JSON-able report.
+
+    Each comparison is a :func:`~distil.evaluate.metrics.paired_bootstrap` result with ``a`` and
+    ``b`` added: the names of the two sources compared (``delta`` is a − b). ``meta`` is merged over
+    the defaults ``created_at`` (UTC, ISO 8601), ``distil_version`` and ``command`` (None).
+    """
+    from .. import __version__
+
+    names = [s.name for s in sources]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"source names must be unique in a report; repeated: {duplicates}")
+    for comparison in comparisons or []:
+        for side in ("a", "b"):
+            if comparison.get(side) not in names:
+                raise ValueError(
+                    f"comparison {side}={comparison.get(side)!r} names no source; "
+                    f"the sources are {names}"
+                )
+    info: dict[str, Any] = {
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "distil_version": __version__,
+        "command": None,
+    }
+    info.update(meta or {})
+    return {
+        "task": task.describe(),
+        "gold": {"name": gold_name, "n": n_gold},
+        "sources": [s.to_dict() for s in sources],
+        "comparisons": list(comparisons or []),
+        "meta": info,
+    }
+
+
+# -- formatting -----------------------------------------------------------------------------------
+def _num(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return DASH
+    return f"{value:.{digits}f}"
+
+
+def _with_ci(scores: dict[str, Any], metric: str) -> str:
+    value = scores.get(metric)
+    if value is None:
+        return DASH
+    ci = (scores.get("ci") or {}).get(metric)
+    return f"{_num(value)} [{_num(ci[0])}, {_num(ci[1])}]" if ci else _num(value)
+
+
+def _rate(value: Any) -> str:
+    return DASH if value is None else f"{value:,.1f}"
+
+
+def _megabytes(value: Any) -> str:
+    return DASH if value is None else f"{value / 1_000_000:,.1f}"
+
+
+def _money(value: Any) -> str:
+    return DASH if value is None else f"{value:,.2f}"
+
+
+def _times(ratio: float) -> str:
+    return f"{ratio:,.0f}×" if ratio >= 10 else f"{ratio:.1f}×"
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.3f}".replace("-", "−")
+
+
+def summary_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The side-by-side table: a header (metric, then one column per source) and its rows."""
+    sources = report["sources"]
+    header = ["", *[s["name"] for s in sources]]
+
+    def row(label: str, cell: Any) -> list[str]:
+        return [label, *[cell(s) for s in sources]]
+
+    rows = [
+        row("role", lambda s: s["role"]),
+        row("accuracy", lambda s: _with_ci(s["scores"], "accuracy")),
+        row("macro-F1", lambda s: _with_ci(s["scores"], "macro_f1")),
+        row("micro-F1", lambda s: _with_ci(s["scores"], "micro_f1")),
+    ]
+    positive = next(
+        (s["scores"]["positive_label"] for s in sources if "positive_label" in s["scores"]), None
+    )
+    if positive is not None:
+        rows.append(
+            row(
+                f"{positive} F1",
+                lambda s: (
+                    _with_ci(s["scores"], "positive_f1")
+                    if s["scores"].get("positive_label") == positive
+                    else _num(s["scores"].get("per_label", {}).get(positive, {}).get("f1"))
+                ),
+            )
+        )
+    rows += [
+        row("parse-failure rate", lambda s: _num(s["scores"].get("failure_rate"))),
+        row("docs/s", lambda s: _rate(s["utility"].get("docs_per_s"))),
+        row("words/s", lambda s: _rate(s["utility"].get("words_per_s"))),
+        row("p95 latency (ms)", lambda s: _rate(s["utility"].get("p95_latency_ms"))),
+        row("model size (MB)", lambda s: _megabytes(s["utility"].get("model_size_bytes"))),
+        row("cost per 1M docs", lambda s: _money(s["utility"].get("cost_per_1m_docs"))),
+    ]
+    extra_keys = sorted(
+        {
+            k
+            for s in sources
+            for k, v in s["extra"].items()
+            if isinstance(v, int | float) and not isinstance(v, bool)
+        }
+    )
+    for key in extra_keys:
+        rows.append(row(key, lambda s, key=key: _num(s["extra"].get(key))))
+    return header, rows
+
+
+def label_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Per-label F1: one row per label (with its gold support), one column per source."""
+    sources = report["sources"]
+    labels: list[str] = list(report["task"].get("labels", []))
+    for s in sources:
+        labels += [x for x in s["scores"].get("per_label", {}) if x not in labels]
+    header = ["label", "support", *[s["name"] for s in sources]]
+    rows = []
+    for label in labels:
+        cells = [s["scores"].get("per_label", {}).get(label) for s in sources]
+        support = next((c["support"] for c in cells if c is not None), None)
+        rows.append(
+            [
+                label,
+                DASH if support is None else str(support),
+                *[DASH if c is None else _num(c["f1"]) for c in cells],
+            ]
+        )
+    return header, rows
+
+
+def _comparison(report: dict[str, Any], a: str, b: str) -> dict[str, Any] | None:
+    """The comparison of a vs b (delta a − b), flipping one of b vs a when only that exists."""
+    for c in report["comparisons"]:
+        if c.get("a") == a and c.get("b") == b:
+            return c
+        if c.get("a") == b and c.get("b") == a:
+            low, high = c["ci"]
+            return {
+                **c,
+                "a": a,
+                "b": b,
+                "value_a": c.get("value_b"),
+                "value_b": c.get("value_a"),
+                "delta": -c["delta"],
+                "ci": [-high, -low],
+            }
+    return None
+
+
+def findings(report: dict[str, Any]) -> list[str]:
+    """Plain-language sentences comparing each student with the (first) teacher."""
+    sources = report["sources"]
+    teachers = [s for s in sources if s["role"] == "teacher"]
+    students = [s for s in sources if s["role"] == "student"]
+    out: list[str] = []
+    if teachers and students:
+        teacher = teachers[0]
+        for student in students:
+            parts = []
+            fast_s = student["utility"].get("docs_per_s")
+            fast_t = teacher["utility"].get("docs_per_s")
+            if fast_s and fast_t:
+                ratio = fast_s / fast_t
+                if ratio >= 1:
+                    speed = f"{_times(ratio)} faster than"
+                else:
+                    speed = f"{_times(1 / ratio)} slower than"
+                parts.append(f"student {student['name']} is {speed} teacher {teacher['name']}")
+            comp = _comparison(report, student["name"], teacher["name"])
+            metric = comp["metric"] if comp else "macro_f1"
+            label = metric.replace("_f1", "-F1").replace("_p", "-P").replace("_r", "-R")
+            mine = student["scores"].get(metric)
+            theirs = teacher["scores"].get(metric)
+            if mine is not None and theirs is not None:
+                delta = mine - theirs
+                text = f"{label} {_num(mine)} vs {_num(theirs)} (Δ {_signed(delta)}"
+                if comp:
+                    low, high = comp["ci"]
+                    text += f", 95% CI [{_signed(low)}, {_signed(high)}])"
+                    if low > 0:
+                        text += ": the student is better"
+                    elif high < 0:
+                        text += ": the student is worse"
+                    else:
+                        text += ": no clear difference (the interval includes 0)"
+                else:
+                    text += ", no paired test)"
+                    text += (
+                        ": the student scores higher"
+                        if delta > 0
+                        else ": the student scores lower"
+                        if delta < 0
+                        else ": the same score"
+                    )
+                parts.append(text)
+            if parts:
+                out.append("; ".join(parts) + ".")
+    for s in sources:
+        rate = s["scores"].get("failure_rate")
+        if rate:
+            out.append(f"{s['name']} gave no usable answer for {rate:.1%} of the gold examples.")
+    if not out and sources:
+        best = max(sources, key=lambda s: s["scores"].get("macro_f1") or 0.0)
+        out.append(f"best macro-F1: {best['name']} ({_num(best['scores'].get('macro_f1'))}).")
+    return out
+
+
+# -- renderers ------------------------------------------------------------------------------------
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(_md_cell(h) for h in header) + " |"]
+    lines.append("|" + "|".join(["---", *["---:"] * (len(header) - 1)]) + "|")
+    lines += ["| " + " | ".join(_md_cell(c) for c in r) + " |" for r in rows]
+    return lines
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """The report as Markdown: title, gold set, the side-by-side table, findings, per-label F1."""
+    task = report["task"]
+    gold = report["gold"]
+    mode = "multi-label" if task.get("multilabel") else "exclusive"
+    lines = [
+        f"# distil evaluation: {task.get('kind', 'task')} on {gold['name']}",
+        "",
+        f"Gold set: **{gold['name']}**, {gold['n']} examples. "
+        f"Task: {task.get('kind')} ({mode}, {len(task.get('labels', []))} labels).",
+        "",
+        *_md_table(*summary_rows(report)),
+        "",
+        "Scores are on the gold set with percentile-bootstrap 95% intervals in brackets; "
+        "a failed answer counts as wrong.",
+        "",
+    ]
+    found = findings(report)
+    if found:
+        lines += ["**Findings.** " + " ".join(found), ""]
+    for s in report["sources"]:
+        lines.append(f"- {s['name']}: `{s['source']}`")
+    lines += ["", "## F1 per label", "", *_md_table(*label_rows(report)), ""]
+    meta = report.get("meta", {})
+    stamp = ", ".join(f"{k}: {v}" for k, v in meta.items() if v is not None)
+    if stamp:
+        lines += [f"<sub>{stamp}</sub>", ""]
+    return "\n".join(lines)
+
+
+def write_report(report: dict[str, Any], outdir: str | Path) -> dict[str, Path]:
+    """Write ``report.json`` (indent 2) and ``report.md`` into ``outdir`` (created if needed)."""
+    folder = Path(outdir)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {"json": folder / "report.json", "md": folder / "report.md"}
+    paths["json"].write_text(
+        json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    paths["md"].write_text(render_markdown(report), encoding="utf-8")
+    return paths
+
+
+def rich_table(report: dict[str, Any]) -> Table:
+    """The side-by-side table as a ``rich`` Table, for the CLI."""
+    from rich.table import Table
+    from rich.text import Text
+
+    header, rows = summary_rows(report)
+    table = Table(title=f"{report['task'].get('kind', 'task')} on {report['gold']['name']}")
+    table.add_column(header[0], style="bold")
+    for name in header[1:]:
+        table.add_column(Text(name), justify="right")
+    for r in rows:
+        # Text, not markup: a CI "[0.1, 0.2]" or a label in brackets must print as written.
+        table.add_row(*[Text(c) for c in r])
+    return table

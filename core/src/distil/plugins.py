@@ -1,0 +1,352 @@
+"""The guarded plugin loader and the registries. The only place entry points are read.
+
+Loading order: the built-in plugins of core (``distil.builtins``) first, then every entry point in
+group ``distil`` in name order. Each plugin is imported, registered with pluggy and checked
+(``check_pending``: a misspelled hook is an error) one at a time, so a broken plugin is skipped with a
+warning that names it and the rest still load. ``DISTIL_STRICT_PLUGINS=1`` turns that warning into an
+error. ``DISTIL_PLUGINS=a,b`` loads only those entry points; ``DISTIL_DISABLE_PLUGINS=c`` blocks some.
+
+Registration hooks get a ``register(name, factory)`` callback bound to the calling plugin, so every
+registered name knows its plugin, and a name registered twice is an error naming both plugins.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .errors import PluginError, RegistryError
+
+logger = logging.getLogger("distil.plugins")
+
+hookimpl = pluggy.HookimplMarker("distil")
+
+ENTRY_POINT_GROUP = "distil"
+#: The registries, and the hook that fills each.
+REGISTRIES: dict[str, str] = {
+    "tasks": "register_tasks",
+    "teachers": "register_teachers",
+    "providers": "register_providers",
+    "students": "register_students",
+    "exporters": "register_exporters",
+    "executors": "register_executors",
+}
+#: Which package to install for a registered-name prefix (used in "unknown name" errors).
+KNOWN_PACKAGES: dict[str, str] = {
+    "local": "distil-local",
+    "sklearn": "distil-sklearn",
+    "openai": "distil-openai",
+    "anthropic": "distil-anthropic",
+    "spacy": "distil-spacy",
+    "transformers": "distil-transformers",
+    "prodigy": "distil-exporters",
+    "labelstudio": "distil-exporters",
+    "doccano": "distil-exporters",
+    "conll": "distil-exporters",
+    "ray": "distil-ray",
+}
+NAME_RE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*\.v[0-9]+$")
+BUILTIN = "distil"
+
+
+def _env_list(name: str) -> set[str] | None:
+    raw = os.environ.get(name)
+    if raw is None:
+        return None
+    return {x.strip() for x in raw.split(",") if x.strip()}
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass
+class Registered:
+    """One registered factory and where it came from."""
+
+    kind: str
+    name: str
+    factory: Callable[..., Any]
+    plugin: str
+
+
+@dataclass
+class PluginInfo:
+    """What ``distil plugins`` shows for one plugin."""
+
+    name: str
+    module: str
+    version: str | None = None
+    distribution: str | None = None
+    status: str = "loaded"  # loaded | failed | disabled
+    error: str | None = None
+    hooks: list[str] = field(default_factory=list)
+    registered: dict[str, list[str]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "module": self.module,
+            "version": self.version,
+            "distribution": self.distribution,
+            "status": self.status,
+            "error": self.error,
+            "hooks": self.hooks,
+            "registered": self.registered,
+        }
+
+
+class PluginHost:
+    """A pluggy plugin manager plus the registries its plugins filled.
+
+    Use :func:`get_host` for the process-wide host; tests may build their own with explicit
+    ``modules`` (no entry points read) to load exactly what they name.
+    """
+
+    def __init__(
+        self,
+        *,
+        entry_points: bool = True,
+        modules: Iterable[tuple[str, ModuleType | str]] = (),
+        strict: bool | None = None,
+        allow: set[str] | None = None,
+        deny: set[str] | None = None,
+    ) -> None:
+        self.pm = pluggy.PluginManager("distil")
+        self.pm.add_hookspecs(hookspecs)
+        self.strict = _env_flag("DISTIL_STRICT_PLUGINS") if strict is None else strict
+        self.allow = _env_list("DISTIL_PLUGINS") if allow is None else allow
+        self.deny = (_env_list("DISTIL_DISABLE_PLUGINS") or set()) if deny is None else deny
+        self.plugins: dict[str, PluginInfo] = {}
+        self.registries: dict[str, dict[str, Registered]] = {k: {} for k in REGISTRIES}
+        if _env_flag("DISTIL_TRACE_PLUGINS"):
+            self._trace()
+        self._load_module(BUILTIN, "distil.builtins", version=_version("distil"), dist="distil")
+        for name, module in modules:
+            self._load_module(name, module)
+        if entry_points:
+            self._load_entry_points()
+        self._collect_registrations()
+
+    # -- loading -------------------------------------------------------------------------------
+    def _skip(self, info: PluginInfo, message: str, exc: BaseException | None = None) -> None:
+        info.status = "failed"
+        info.error = message
+        self.plugins[info.name] = info
+        if self.strict:
+            raise PluginError(f"plugin '{info.name}' ({info.module}): {message}") from exc
+        logger.warning(
+            "distil: skipped plugin '%s' (%s): %s. Set DISTIL_DISABLE_PLUGINS=%s to silence this.",
+            info.name,
+            info.module,
+            message,
+            info.name,
+        )
+
+    def _allowed(self, name: str, dist: str | None) -> bool:
+        names = {name} | ({dist} if dist else set())
+        if names & self.deny:
+            return False
+        return self.allow is None or bool(names & self.allow)
+
+    def _load_entry_points(self) -> None:
+        eps = sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
+        for ep in eps:
+            dist = ep.dist.name if ep.dist else None
+            version = ep.dist.version if ep.dist else None
+            if ep.name in self.plugins:
+                existing = self.plugins[ep.name]
+                self._skip(
+                    PluginInfo(ep.name, ep.value, version, dist),
+                    f"the plugin name '{ep.name}' is already taken by {existing.module}",
+                )
+                continue
+            if not self._allowed(ep.name, dist):
+                self.plugins[ep.name] = PluginInfo(ep.name, ep.value, version, dist, "disabled")
+                continue
+            self._load_module(ep.name, ep.value, version=version, dist=dist, loader=ep.load)
+
+    def _load_module(
+        self,
+        name: str,
+        module: ModuleType | str,
+        *,
+        version: str | None = None,
+        dist: str | None = None,
+        loader: Callable[[], Any] | None = None,
+    ) -> None:
+        modname = (
+            module
+            if isinstance(module, str)
+            else getattr(module, "__name__", type(module).__name__)
+        )
+        info = PluginInfo(name, modname, version, dist)
+        try:
+            if isinstance(module, str):
+                obj = loader() if loader else importlib.import_module(module)
+            else:
+                obj = module
+        except Exception as exc:  # a broken plugin must not take the host down
+            self._skip(info, f"failed to import: {type(exc).__name__}: {exc}", exc)
+            return
+        try:
+            self.pm.register(obj, name=name)
+        except Exception as exc:  # pluggy.PluginValidationError and friends
+            self._skip(info, f"invalid hook implementation: {exc}", exc)
+            return
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            self.pm.unregister(obj, name=name)
+            self._skip(info, f"implements a hook distil does not have: {exc}", exc)
+            return
+        info.hooks = sorted(
+            h.name for h in self.pm.get_hookcallers(obj) or [] if h.name in _hook_names()
+        )
+        self.plugins[name] = info
+
+    def _collect_registrations(self) -> None:
+        for kind, hookname in REGISTRIES.items():
+            caller = getattr(self.pm.hook, hookname, None)
+            if caller is None:
+                continue
+            for impl in caller.get_hookimpls():
+                plugin = self.pm.get_name(impl.plugin) or "?"
+                register = self._register_for(kind, plugin)
+                try:
+                    impl.function(**{a: register for a in impl.argnames})
+                except DuplicateNameError:
+                    raise  # two plugins claim one name: always an error, naming both
+                except Exception as exc:
+                    self._unload(plugin)
+                    self._skip(
+                        self.plugins.get(plugin) or PluginInfo(plugin, "?"),
+                        f"{hookname}() raised {type(exc).__name__}: {exc}",
+                        exc,
+                    )
+
+    def _unload(self, plugin: str) -> None:
+        for registry in self.registries.values():
+            for key in [k for k, r in registry.items() if r.plugin == plugin]:
+                del registry[key]
+        obj = self.pm.get_plugin(plugin)
+        if obj is not None:
+            self.pm.unregister(obj, name=plugin)
+
+    def _register_for(self, kind: str, plugin: str) -> Callable[..., None]:
+        def register(name: str, factory: Callable[..., Any] | None = None) -> Any:
+            if factory is None:  # used as a decorator: @register("x.v1")
+
+                def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+                    register(name, fn)
+                    return fn
+
+                return deco
+            if not NAME_RE.match(name):
+                raise PluginError(
+                    f"plugin '{plugin}' registered {kind} name '{name}': names are lowercase, "
+                    "dotted and versioned, like 'myplugin.thing.v1'"
+                )
+            existing = self.registries[kind].get(name)
+            if existing is not None and existing.plugin != plugin:
+                raise DuplicateNameError(
+                    f"{kind} name '{name}' is registered by both plugin '{existing.plugin}' and "
+                    f"plugin '{plugin}'. Disable one with DISTIL_DISABLE_PLUGINS."
+                )
+            self.registries[kind][name] = Registered(kind, name, factory, plugin)
+            info = self.plugins.get(plugin)
+            if info is not None:
+                info.registered.setdefault(kind, []).append(name)
+            return None
+
+        return register
+
+    def _trace(self) -> None:
+        def before(hook_name: str, impls: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
+            who = ", ".join(self.pm.get_name(i.plugin) or "?" for i in impls)
+            args = ", ".join(f"{k}={_short(v)}" for k, v in kwargs.items())
+            print(f"distil trace: {hook_name}({args}) -> [{who}]", file=sys.stderr)
+
+        def after(
+            outcome: Any, hook_name: str, impls: Sequence[Any], kwargs: Mapping[str, Any]
+        ) -> None:
+            return None
+
+        self.pm.add_hookcall_monitoring(before, after)
+
+    # -- lookup --------------------------------------------------------------------------------
+    @property
+    def hook(self) -> Any:
+        return self.pm.hook
+
+    def get(self, kind: str, name: str) -> Registered:
+        """The registered factory, or a RegistryError listing what is available."""
+        if kind not in self.registries:
+            raise RegistryError(f"unknown registry '{kind}'; registries: {sorted(self.registries)}")
+        try:
+            return self.registries[kind][name]
+        except KeyError:
+            raise RegistryError(unknown_name_message(kind, name, self.names(kind))) from None
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(self.registries.get(kind, {}))
+
+    def create(self, kind: str, name: str, **kwargs: Any) -> Any:
+        return self.get(kind, name).factory(**kwargs)
+
+
+class DuplicateNameError(PluginError):
+    """Two plugins registered the same name in one registry."""
+
+
+def unknown_name_message(kind: str, name: str, available: list[str]) -> str:
+    prefix = name.split(".", 1)[0]
+    hint = ""
+    if prefix in KNOWN_PACKAGES:
+        hint = f" '{name}' may be provided by the package {KNOWN_PACKAGES[prefix]}: pip install it."
+    listing = ", ".join(available) if available else "(none)"
+    return f"no {kind} registered as '{name}'. Available: {listing}.{hint}"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _hook_names() -> set[str]:
+    return {n for n in dir(hookspecs) if n.startswith(("register_", "distil_"))}
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+_HOST: PluginHost | None = None
+
+
+def get_host() -> PluginHost:
+    """The process-wide plugin host, loaded on first use."""
+    global _HOST
+    if _HOST is None:
+        _HOST = PluginHost()
+    return _HOST
+
+
+def set_host(host: PluginHost | None) -> None:
+    """Replace the process-wide host (tests use this to load exactly the plugins they name)."""
+    global _HOST
+    _HOST = host

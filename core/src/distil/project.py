@@ -1,0 +1,302 @@
+"""A project: one config and one store, and the five stages run against them.
+
+The CLI is a thin layer over this class; so is any script that drives distil from Python::
+
+    from distil.project import Project
+    with Project.from_config("distil.cfg") as project:
+        report = project.run(output_dir="out")
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .config import ProjectConfig, load_config
+from .errors import ConfigError, DataError
+from .evaluate.report import SourceResult, build_report, write_report
+from .evaluate.stage import student_result, teacher_result
+from .plugins import PluginHost, get_host
+from .records import Annotation, Example
+from .store.jsonl import read_jsonl
+from .store.sqlite import Store
+from .student import Student
+from .teach.runner import LabelResult, label_dataset
+from .train import TrainResult, train_student
+
+Progress = Callable[[int], None]
+#: A factory the CLI passes in: (description, total) -> a callback advancing a progress bar.
+ProgressFactory = Callable[[str, int], Progress]
+
+DATASETS = ("train", "dev", "gold")
+
+
+class Project:
+    def __init__(self, config: ProjectConfig, host: PluginHost | None = None) -> None:
+        self.config = config
+        self.host = host or get_host()
+        self.store = Store(config.store_path)
+        self._tuned = False
+
+    @classmethod
+    def from_config(
+        cls,
+        path: str | Path,
+        overrides: dict[str, Any] | None = None,
+        host: PluginHost | None = None,
+    ) -> Project:
+        host = host or get_host()
+        return cls(load_config(path, overrides=overrides, host=host), host)
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- data ---------------------------------------------------------------------------------
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.config.store_path.parent / "quarantine"
+
+    def import_data(self) -> dict[str, dict[str, Any]]:
+        """Load the configured JSONL files into the store (train, dev, gold); idempotent."""
+        data = self.config.data
+        files = {"train": data.train, "dev": data.dev, "gold": data.gold}
+        limits = {"train": data.train_limit, "gold": data.gold_limit}
+        summary: dict[str, dict[str, Any]] = {}
+        for name, value in files.items():
+            if not value:
+                continue
+            path = self.config.resolve_path(value)
+            if not path.is_file():
+                raise DataError(f"data.{name}: file not found: {path}")
+            qpath = self.quarantine_dir / f"{name}.{path.name}.quarantine.jsonl"
+            result = read_jsonl(path, quarantine=qpath)
+            examples = result.examples
+            if limits.get(name) is not None:
+                examples = examples[: limits[name]]
+            new = self.store.add_examples(examples, name)
+            summary[name] = {
+                "path": str(path),
+                "examples": len(examples),
+                "new": new,
+                "errors": [f"{e.path}:{e.line}: {e.reason}" for e in result.errors],
+                "quarantine": str(result.quarantine_path) if result.errors else None,
+            }
+        return summary
+
+    def _require(self, dataset: str) -> list[Example]:
+        examples = self.store.examples(dataset)
+        if not examples:
+            self.import_data()
+            examples = self.store.examples(dataset)
+        if not examples:
+            raise DataError(f"the store has no '{dataset}' examples: check [data] in the config")
+        return examples
+
+    # -- label --------------------------------------------------------------------------------
+    def prepare_teacher(self) -> None:
+        """Tune the teacher on the dev set where it can be tuned (once per process)."""
+        teacher = self.config.teacher
+        tune = getattr(teacher, "tune", None)
+        if self._tuned or tune is None or not self.config.data.dev:
+            return
+        dev = [ex for ex in self._require("dev") if self.config.task.reference(ex) is not None]
+        if dev:
+            tune(self.config.task, dev)
+        self._tuned = True
+
+    @property
+    def teacher_source(self) -> str:
+        self.prepare_teacher()
+        return self.config.teacher.source(self.config.task)
+
+    def label(
+        self,
+        dataset: str = "train",
+        progress: ProgressFactory | None = None,
+        limit: int | None = None,
+    ) -> LabelResult:
+        examples = self._require(dataset)
+        self.prepare_teacher()
+        run_id = self.store.start_run("label", {"dataset": dataset, "source": self.teacher_source})
+        total = len(examples if limit is None else examples[:limit])
+        already = len(
+            self.store.answered_ids(self.teacher_source) & {e.id for e in examples[:total]}
+        )
+        callback = progress(f"label {dataset}", total) if progress else None
+        if callback is not None and already:
+            callback(already)
+        try:
+            result = label_dataset(
+                self.store,
+                self.config.task,
+                self.config.teacher,
+                dataset,
+                limit=limit,
+                run_id=run_id,
+                progress=callback,
+            )
+        except BaseException:
+            self.store.finish_run(run_id, "interrupted", {})
+            raise
+        self.store.finish_run(run_id, "finished", result.to_dict())
+        return result
+
+    # -- train --------------------------------------------------------------------------------
+    def _student(self) -> Student:
+        if self.config.student is None:
+            raise ConfigError("the config has no [student] section")
+        return self.config.student
+
+    @property
+    def model_dir(self) -> Path:
+        return self.config.resolve_path(self.config.project.output) / "students"
+
+    def train(self) -> TrainResult:
+        self._require("train")
+        return train_student(
+            self.store,
+            self.config.task,
+            self._student(),
+            teacher_source=self.teacher_source,
+            model_dir=self.model_dir,
+            dev_dataset="dev" if self.config.data.dev else None,
+            host=self.host,
+        )
+
+    def latest_student(self) -> tuple[Student, str, str]:
+        """The most recently trained student: (loaded student, its source, its model dir)."""
+        for run in self.store.runs("train"):
+            if run["status"] == "finished" and run.get("stats", {}).get("model_dir"):
+                stats = run["stats"]
+                loaded = type(self._student()).load(stats["model_dir"])
+                return loaded, stats["source"], stats["model_dir"]
+        raise DataError("no trained student in the store: run `distil train` first")
+
+    def import_answers(self, path: str | Path, annotator: str = "human") -> dict[str, Any]:
+        """Import human answers from JSONL (rows with id and labels/spans, optional answer)."""
+        result = read_jsonl(path, quarantine=self.quarantine_dir / f"answers.{Path(path).name}")
+        known = {**self.store.get_examples([ex.id for ex in result.examples])}
+        stored, unknown, invalid = 0, [], []
+        task = self.config.task
+        annotations = []
+        for ex in result.examples:
+            if ex.id not in known:
+                unknown.append(ex.id)
+                continue
+            answer = str(ex.meta.get("answer", "correct"))
+            output = task.reference(ex)
+            if answer not in ("accept", "reject", "ignore", "correct"):
+                invalid.append(f"{ex.id}: unknown answer '{answer}'")
+                continue
+            try:
+                if output is not None:
+                    output = task.validate_output(output)
+            except Exception as exc:
+                invalid.append(f"{ex.id}: {exc}")
+                continue
+            ann = Annotation(
+                example_id=ex.id,
+                annotator=str(ex.meta.get("annotator", annotator)),
+                answer=answer,  # type: ignore[arg-type]
+                output=output,
+                created_at=time.time(),
+            )
+            for replaced in self.host.hook.distil_annotate(task=task, example=ex, annotation=ann):
+                if replaced is not None:
+                    ann = replaced
+            annotations.append(ann)
+        stored = self.store.add_annotations(annotations)
+        return {
+            "stored": stored,
+            "unknown_ids": unknown,
+            "invalid": invalid,
+            "errors": [f"{e.path}:{e.line}: {e.reason}" for e in result.errors],
+        }
+
+    # -- evaluate -----------------------------------------------------------------------------
+    def evaluate(
+        self, output_dir: str | Path | None = None, progress: ProgressFactory | None = None
+    ) -> tuple[dict[str, Any], dict[str, Path]]:
+        """Score the teacher and the latest student on gold; write report.md and report.json."""
+        gold = self._require("gold")
+        self.label("gold", progress=progress)
+        results: list[SourceResult] = [
+            teacher_result(self.store, self.config.task, gold, self.teacher_source, host=self.host)
+        ]
+        comparisons = []
+        if self.config.student is not None:
+            student, source, model_dir = self.latest_student()
+            results.append(
+                student_result(
+                    self.store,
+                    self.config.task,
+                    gold,
+                    student,
+                    source=source,
+                    model_dir=model_dir,
+                    host=self.host,
+                )
+            )
+            comparisons.append(self._compare(gold, results[1], results[0]))
+        report = build_report(
+            self.config.task,
+            results,
+            gold_name=str(self.config.resolve_path(self.config.data.gold)),
+            n_gold=len(gold),
+            comparisons=comparisons,
+            meta={"config": str(self.config.path) if self.config.path else None},
+        )
+        out = (
+            Path(output_dir) if output_dir else self.config.resolve_path(self.config.project.output)
+        )
+        paths = write_report(report, out)
+        return report, paths
+
+    def _compare(self, gold: list[Example], a: SourceResult, b: SourceResult) -> dict[str, Any]:
+        """Paired bootstrap of source ``a`` against ``b`` on the same gold examples."""
+        from .evaluate.metrics import paired_bootstrap
+
+        task = self.config.task
+        ids = [ex.id for ex in gold]
+        pa, pb = self.store.predictions(a.source, ids), self.store.predictions(b.source, ids)
+
+        def outs(preds: dict[str, Any]) -> list[Any]:
+            return [preds[i].output if i in preds and preds[i].ok else None for i in ids]
+
+        golds = [ref for ex in gold if (ref := task.reference(ex)) is not None]
+        metric = "macro_f1"
+        result = paired_bootstrap(
+            task,
+            golds,
+            outs(pa),
+            outs(pb),
+            metric=metric,
+            n_boot=self.config.evaluate.n_boot,
+            seed=self.config.evaluate.seed,
+        )
+        return {**result, "a": a.name, "b": b.name}
+
+    # -- the whole loop -----------------------------------------------------------------------
+    def run(
+        self, output_dir: str | Path | None = None, progress: ProgressFactory | None = None
+    ) -> dict[str, Any]:
+        """Import, label train, train the student, evaluate both on gold, write the report."""
+        imported = self.import_data()
+        labelled = self.label("train", progress=progress)
+        trained = self.train()
+        report, paths = self.evaluate(output_dir, progress=progress)
+        return {
+            "imported": imported,
+            "label": labelled.to_dict(),
+            "train": trained.to_dict(),
+            "report": report,
+            "paths": {k: str(v) for k, v in paths.items()},
+        }

@@ -1,0 +1,64 @@
+"""The student contract: a small model trained on the corrected labels.
+
+A student reads and writes the same typed records as the teacher, so one can replace the other.
+Formats must be safe to load: no unpickling of untrusted files (scikit-learn students use skops).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from .records import Example, TaskOutput
+from .tasks import Task
+
+#: One training pair: the example (its answer fields are ignored) and the label to learn.
+TrainPair = tuple[Example, TaskOutput]
+
+
+class StudentPrediction:
+    """What ``predict`` returns for one example: the output and a confidence in [0, 1]."""
+
+    __slots__ = ("confidence", "output")
+
+    def __init__(self, output: TaskOutput, confidence: float | None) -> None:
+        self.output = output
+        self.confidence = confidence
+
+    def __repr__(self) -> str:
+        return f"StudentPrediction({self.output!r}, confidence={self.confidence})"
+
+
+class Student:
+    """Base class of students.
+
+    ``fit`` trains from scratch on ``train`` (``dev`` may be used for early stopping or tuning) and
+    returns a JSON-able report. ``predict`` is batched and returns one StudentPrediction per example,
+    in order. ``save(dir)`` writes everything needed by ``load(dir)`` into ``dir``.
+    """
+
+    #: Registered name family, e.g. "sklearn.textcat". Used in provenance.
+    name: ClassVar[str] = "student"
+    #: Task kinds this student can learn, e.g. {"textcat"}.
+    task_kinds: ClassVar[frozenset[str]] = frozenset()
+
+    def fit(
+        self, task: Task, train: list[TrainPair], dev: list[TrainPair] | None = None
+    ) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def predict(self, examples: list[Example]) -> list[StudentPrediction]:
+        raise NotImplementedError
+
+    def save(self, path: str | Path) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def load(cls, path: str | Path) -> Student:
+        raise NotImplementedError
+
+    def check_task(self, task: Task) -> None:
+        if self.task_kinds and task.kind not in self.task_kinds:
+            raise ValueError(
+                f"student {self.name} learns {sorted(self.task_kinds)} tasks, not '{task.kind}'"
+            )
