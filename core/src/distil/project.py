@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from .config import ProjectConfig, load_config
-from .errors import ConfigError, DataError
+from .errors import ConfigError, DataError, DistilError
 from .evaluate.report import SourceResult, build_report, write_report
 from .evaluate.stage import student_result, teacher_result
 from .plugins import PluginHost, get_host
 from .records import Annotation, Example
-from .store.jsonl import read_jsonl
+from .store.jsonl import LineError, iter_jsonl_dicts, read_jsonl
 from .store.sqlite import Store
 from .student import Student
 from .teach.runner import LabelResult, label_dataset
@@ -171,55 +171,79 @@ class Project:
             host=self.host,
         )
 
-    def latest_student(self) -> tuple[Student, str, str]:
-        """The most recently trained student: (loaded student, its source, its model dir)."""
+    def latest_student(self) -> tuple[Student, str, str] | None:
+        """The most recently trained student (loaded, its source, its model dir), or None.
+
+        Without one, ``evaluate`` scores the teacher alone: run ``distil train`` to add it.
+        """
         for run in self.store.runs("train"):
             if run["status"] == "finished" and run.get("stats", {}).get("model_dir"):
                 stats = run["stats"]
                 loaded = type(self._student()).load(stats["model_dir"])
                 return loaded, stats["source"], stats["model_dir"]
-        raise DataError("no trained student in the store: run `distil train` first")
+        return None
 
     def import_answers(self, path: str | Path, annotator: str = "human") -> dict[str, Any]:
-        """Import human answers from JSONL (rows with id and labels/spans, optional answer)."""
-        result = read_jsonl(path, quarantine=self.quarantine_dir / f"answers.{Path(path).name}")
-        known = {**self.store.get_examples([ex.id for ex in result.examples])}
-        stored, unknown, invalid = 0, [], []
+        """Import human answers from JSONL: ``{"id", "labels"|"spans", "answer"?, "annotator"?}``.
+
+        ``text`` may be left out (the id names a stored example). ``answer`` is ``correct`` (the
+        default), ``accept``, ``reject`` or ``ignore``. Rows that do not fit the task, or name an
+        id the store does not have, are reported and skipped; the rest are stored.
+        """
+        from pydantic import ValidationError
+
         task = self.config.task
+        rows = list(iter_jsonl_dicts(path))
+        errors = [f"{path}:{n}: {r.reason}" for n, r in rows if isinstance(r, LineError)]
+        good = [(n, r) for n, r in rows if isinstance(r, dict)]
+        known = self.store.get_examples([str(r.get("id")) for _, r in good])
+        unknown: list[str] = []
+        invalid: list[str] = []
         annotations = []
-        for ex in result.examples:
-            if ex.id not in known:
-                unknown.append(ex.id)
+        for n, row in good:
+            rid = row.get("id")
+            if not isinstance(rid, str) or not rid:
+                invalid.append(f"{path}:{n}: missing 'id'")
                 continue
-            answer = str(ex.meta.get("answer", "correct"))
-            output = task.reference(ex)
+            if rid not in known:
+                unknown.append(rid)
+                continue
+            answer = row.get("answer", "correct")
             if answer not in ("accept", "reject", "ignore", "correct"):
-                invalid.append(f"{ex.id}: unknown answer '{answer}'")
+                invalid.append(f"{path}:{n}: unknown answer {answer!r}")
                 continue
             try:
+                example = Example.model_validate(
+                    {
+                        **known[rid].model_dump(),
+                        "labels": row.get("labels"),
+                        "spans": row.get("spans"),
+                    }
+                )
+                output = task.reference(example)
                 if output is not None:
                     output = task.validate_output(output)
-            except Exception as exc:
-                invalid.append(f"{ex.id}: {exc}")
+            except (ValidationError, DistilError) as exc:
+                invalid.append(f"{path}:{n}: {exc}")
+                continue
+            if output is None and answer in ("correct", "accept"):
+                invalid.append(f"{path}:{n}: answer '{answer}' needs labels or spans")
                 continue
             ann = Annotation(
-                example_id=ex.id,
-                annotator=str(ex.meta.get("annotator", annotator)),
-                answer=answer,  # type: ignore[arg-type]
+                example_id=rid,
+                annotator=str(row.get("annotator", annotator)),
+                answer=answer,
                 output=output,
                 created_at=time.time(),
             )
-            for replaced in self.host.hook.distil_annotate(task=task, example=ex, annotation=ann):
+            for replaced in self.host.hook.distil_annotate(
+                task=task, example=example, annotation=ann
+            ):
                 if replaced is not None:
                     ann = replaced
             annotations.append(ann)
         stored = self.store.add_annotations(annotations)
-        return {
-            "stored": stored,
-            "unknown_ids": unknown,
-            "invalid": invalid,
-            "errors": [f"{e.path}:{e.line}: {e.reason}" for e in result.errors],
-        }
+        return {"stored": stored, "unknown_ids": unknown, "invalid": invalid, "errors": errors}
 
     # -- evaluate -----------------------------------------------------------------------------
     def evaluate(
@@ -232,8 +256,9 @@ class Project:
             teacher_result(self.store, self.config.task, gold, self.teacher_source, host=self.host)
         ]
         comparisons = []
-        if self.config.student is not None:
-            student, source, model_dir = self.latest_student()
+        trained = self.latest_student() if self.config.student is not None else None
+        if trained is not None:
+            student, source, model_dir = trained
             results.append(
                 student_result(
                     self.store,

@@ -41,6 +41,23 @@ class Categories(Record):
     labels: list[str]
     scores: dict[str, float] = Field(default_factory=dict)
 
+    @classmethod
+    def trusted(cls, labels: list[str], scores: dict[str, float]) -> Categories:
+        """Build without validation, for hot paths whose values are already known to be valid
+        (a student's labels and float scores come from its fitted model and its task).
+
+        Equal to ``Categories(labels=labels, scores=scores)`` and about 4x cheaper than
+        ``model_construct``; a test checks both stay equal. Never use it on outside input.
+        """
+        obj = cls.__new__(cls)
+        object.__setattr__(
+            obj, "__dict__", {"kind": "categories", "labels": labels, "scores": scores}
+        )
+        object.__setattr__(obj, "__pydantic_fields_set__", {"labels", "scores"})
+        object.__setattr__(obj, "__pydantic_extra__", None)
+        object.__setattr__(obj, "__pydantic_private__", None)
+        return obj
+
 
 class Spans(Record):
     """Output of a span task (``ner`` or ``spans``)."""

@@ -42,6 +42,12 @@ def _progress() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
         yield factory
 
 
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(soft_wrap=True)
+
+
 def _open(config: Path, overrides: list[str] | None = None) -> Any:
     from ..project import Project
 
@@ -58,10 +64,9 @@ def _open(config: Path, overrides: list[str] | None = None) -> Any:
 
 
 def _print_label(result: Any) -> None:
-    from rich.console import Console
 
     r = result.to_dict()
-    Console().print(
+    _console().print(
         f"labelled [bold]{r['labelled']}[/] of {r['total']} '{r['dataset']}' examples "
         f"({r['already_done']} already done) with {r['source']}: "
         f"{r['failures']} parse failure(s) ({r['failure_rate']:.1%})",
@@ -70,11 +75,10 @@ def _print_label(result: Any) -> None:
 
 
 def _print_report(report: dict[str, Any], paths: dict[str, Path]) -> None:
-    from rich.console import Console
 
     from ..evaluate.report import rich_table
 
-    console = Console()
+    console = _console()
     console.print(rich_table(report))
     for path in paths.values():
         console.print(f"wrote {path}", highlight=False)
@@ -99,11 +103,10 @@ def register(app: typer.Typer) -> None:
     @app.command("train")
     def train(config: Path = CONFIG, overrides: list[str] | None = Override) -> None:
         """Train the student on teacher labels, with human answers taking precedence."""
-        from rich.console import Console
 
         with _open(config, overrides) as project:
             result = project.train()
-        Console().print(
+        _console().print(
             f"trained {result.source} on {result.n_train} examples "
             f"({result.from_humans} human, {result.from_teacher} teacher; dropped {result.dropped}) "
             f"in {result.seconds:.1f}s → {result.model_dir}",
@@ -129,12 +132,11 @@ def register(app: typer.Typer) -> None:
         overrides: list[str] | None = Override,
     ) -> None:
         """Import human answers (corrections) from JSONL until the annotation app exists."""
-        from rich.console import Console
 
         with _open(config, overrides) as project:
             project.import_data()
             result = project.import_answers(answers, annotator=annotator)
-        console = Console()
+        console = _console()
         console.print(f"stored {result['stored']} answer(s) from {answers}", highlight=False)
         for line in result["errors"] + result["invalid"]:
             console.print(f"[yellow]skipped[/] {line}", highlight=False)

@@ -263,15 +263,30 @@ class SklearnTextcat(distil.Student):
 
     # -- prediction ----------------------------------------------------------------------------
     def predict(self, examples: list[distil.Example]) -> list[distil.StudentPrediction]:
+        """One prediction per example, in order, with a score for every task label.
+
+        The hot path stays in numpy: one ``predict_proba`` call, a vectorised choice of labels, and
+        one ``tolist()`` for the scores. Outputs are built with ``Categories.trusted``: every label and
+        score comes from the fitted model and the task, so re-validating them would only cost time.
+        """
         task = self._require_fitted()
         if not examples:
             return []
         proba = self._probabilities([e.text for e in examples])
+        labels = task.labels
+        rows = proba.tolist()
+        construct = distil.Categories.trusted
         results = []
-        for row in proba:
+        if not task.multilabel:
+            best = proba.argmax(axis=1).tolist()
+            for row, j in zip(rows, best, strict=True):
+                output = construct([labels[j]], dict(zip(labels, row, strict=True)))
+                results.append(distil.StudentPrediction(output, row[j]))
+            return results
+        for row in rows:
             chosen, confidence = self._choose(row)
-            scores = {label: float(p) for label, p in zip(task.labels, row, strict=True)}
-            output = distil.Categories(labels=[task.labels[j] for j in chosen], scores=scores)
+            scores = dict(zip(labels, row, strict=True))
+            output = construct([labels[j] for j in chosen], scores)
             results.append(distil.StudentPrediction(output, confidence))
         return results
 
@@ -280,8 +295,8 @@ class SklearnTextcat(distil.Student):
         import numpy as np
 
         task = self._require_fitted()
-        with _one_blas_thread():
-            raw = np.asarray(self._pipeline.predict_proba(texts), dtype=np.float64)
+        # No thread limit here: scoring is a sparse product, which uses no BLAS threads.
+        raw = np.asarray(self._pipeline.predict_proba(texts), dtype=np.float64)
         if task.multilabel and len(self._columns) == 1:
             raw = raw[:, 1:]  # a single binary column: keep P(label)
         proba = np.zeros((len(texts), len(task.labels)), dtype=np.float64)
@@ -294,12 +309,12 @@ class SklearnTextcat(distil.Student):
         """The chosen task-label indices of one probability row, and the confidence (class doc)."""
         task = self._require_fitted()
         if not task.multilabel:
-            best = int(row.argmax())
+            best = max(range(len(row)), key=row.__getitem__)
             return [best], float(row[best])
         chosen = [j for j, p in enumerate(row) if p >= self._thresholds[j]]
         if chosen:
             return chosen, float(min(row[j] for j in chosen))
-        return [], float(1.0 - row.max())
+        return [], float(1.0 - max(row))
 
     def _require_fitted(self) -> distil.TextCat:
         if self.task is None or self._pipeline is None:
