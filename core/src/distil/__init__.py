@@ -15,7 +15,9 @@ from .errors import (
     ParseError,
     PluginError,
     ProviderError,
+    RateLimitError,
     RegistryError,
+    TransientProviderError,
 )
 from .plugins import PluginHost, get_host, hookimpl
 from .records import (
@@ -74,6 +76,7 @@ __all__ = [
     "PromptTeacher",
     "Provider",
     "ProviderError",
+    "RateLimitError",
     "RegistryError",
     "Span",
     "SpanTask",
@@ -86,6 +89,7 @@ __all__ = [
     "Teacher",
     "TextCat",
     "TrainPair",
+    "TransientProviderError",
     "Usage",
     "get_host",
     "hookimpl",

@@ -23,19 +23,22 @@ file. Secrets never go in the file: providers read them from the environment.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from confection import Config, ConfigValidationError
 from confection import registry as confection_registry
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ConfigError, RegistryError
 from .plugins import REGISTRIES, PluginHost, get_host
 from .student import Student
 from .tasks import Task
+from .teach.execution import Execution
+from .teach.pricing import PriceTable
 from .teach.provider import Provider
+from .teach.retry import RetryPolicy
 from .teach.teacher import PromptTeacher, Teacher
 
 PACKAGE_DATA_PREFIX = "distil:"
@@ -50,7 +53,17 @@ def package_data_path(value: str) -> Path:
     return path
 
 
-SECTIONS = {"paths", "project", "task", "teacher", "student", "data", "evaluate", "label"}
+SECTIONS = {
+    "paths",
+    "project",
+    "task",
+    "teacher",
+    "student",
+    "data",
+    "evaluate",
+    "label",
+    "prices",
+}
 REQUIRED = ("task", "teacher", "data")
 
 
@@ -77,10 +90,25 @@ class DataSection(_Section):
 
 
 class LabelSection(_Section):
-    """``[label]``: how the teacher loop runs."""
+    """``[label]``: how the teacher loop runs (see docs/config.md for each key).
+
+    ``concurrency`` overrides the teacher's own; ``rpm`` / ``tpm`` are requests and tokens per
+    minute (None: unlimited); ``budget`` is a cap in dollars (needs a ``[prices]`` entry);
+    ``mode = "batch"`` uses the provider's batch API in jobs of ``batch_size_jobs`` requests,
+    polled every ``poll_interval`` seconds.
+    """
 
     batch_size: int = 64
-    concurrency: int | None = None
+    concurrency: int | None = Field(default=None, ge=1)
+    rpm: float | None = Field(default=None, gt=0)
+    tpm: float | None = Field(default=None, gt=0)
+    max_retries: int = Field(default=6, ge=0)
+    max_retry_wait: float = Field(default=600.0, ge=0)
+    max_reasks: int = Field(default=1, ge=0)
+    budget: float | None = Field(default=None, ge=0)
+    mode: Literal["online", "batch"] = "online"
+    poll_interval: float = Field(default=30.0, gt=0)
+    batch_size_jobs: int = Field(default=1000, ge=1)
 
 
 class EvaluateSection(_Section):
@@ -147,6 +175,7 @@ class ProjectConfig:
     task: Task
     teacher: Teacher
     student: Student | None
+    prices: PriceTable = field(default_factory=PriceTable)
 
     def resolve_path(self, value: str) -> Path:
         """A config path: ``distil:...`` is data shipped in the package; relative is to the file."""
@@ -238,8 +267,8 @@ def load_config(
         if not isinstance(student, Student):
             raise ConfigError(f"{where}student: @students must build a Student, got {student!r}")
         student.check_task(task)
-    if label.concurrency is not None and isinstance(teacher, PromptTeacher):
-        teacher.concurrency = label.concurrency
+    prices = PriceTable.from_config(dict(raw.get("prices", {}) or {}), where)
+    configure_teacher(teacher, label, prices, where)
     return ProjectConfig(
         path=path,
         base_dir=base_dir,
@@ -251,4 +280,45 @@ def load_config(
         task=task,
         teacher=teacher,
         student=student,
+        prices=prices,
+    )
+
+
+def configure_teacher(
+    teacher: Teacher, label: LabelSection, prices: PriceTable, where: str = ""
+) -> None:
+    """Apply ``[label]`` and ``[prices]`` to an LLM teacher; reject what cannot work.
+
+    A budget needs a price (an unknown cost cannot be capped), and batch mode needs a provider
+    with a batch API; both are config errors before any request is sent.
+    """
+    if not isinstance(teacher, PromptTeacher):
+        if label.budget is not None:
+            raise ConfigError(f"{where}label.budget: only LLM teachers (llm.v1) have a cost")
+        if label.mode == "batch":
+            raise ConfigError(f'{where}label.mode: "batch" needs an LLM teacher (llm.v1)')
+        return
+    provider = teacher.provider
+    price = prices.for_provider(provider)
+    key = provider.describe()
+    if label.budget is not None and price is None:
+        raise ConfigError(
+            f"{where}label.budget: no price known for {key}; add it to [prices] "
+            f'("{key}" = {{"input": <$ per 1M tokens>, "output": <$ per 1M tokens>}}) '
+            "or remove the budget"
+        )
+    if label.mode == "batch" and not provider.supports_batch:
+        raise ConfigError(
+            f'{where}label.mode: provider {key} has no batch API; use mode = "online"'
+        )
+    if label.concurrency is not None:
+        teacher.concurrency = label.concurrency
+    teacher.max_reasks = label.max_reasks
+    teacher.execution = Execution(
+        provider,
+        rpm=label.rpm,
+        tpm=label.tpm,
+        retry=RetryPolicy(max_retries=label.max_retries, max_retry_wait=label.max_retry_wait),
+        budget=label.budget,
+        price=price,
     )

@@ -48,6 +48,29 @@ class ProviderError(DistilError):
     code = "E006"
 
 
+class TransientProviderError(ProviderError):
+    """A provider failure that may succeed when retried: 429, 5xx, a timeout, a dropped connection.
+
+    ``retry_after`` is the server's ``Retry-After`` in seconds when it sent one. Providers raise
+    this (not the SDK's own exceptions) so that the teacher loop's retry policy is the only one.
+    """
+
+    code = "E008"
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, status: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.status = status
+
+
+class RateLimitError(TransientProviderError):
+    """HTTP 429: the provider asked us to slow down."""
+
+    code = "E009"
+
+
 class BudgetExceeded(DistilError):
     """The next request would exceed the run's budget cap."""
 

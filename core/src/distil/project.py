@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import ProjectConfig, load_config
-from .errors import ConfigError, DataError, DistilError
+from .errors import BudgetExceeded, ConfigError, DataError, DistilError
 from .evaluate.report import SourceResult, build_report, write_report
 from .evaluate.stage import student_result, teacher_result
 from .plugins import PluginHost, get_host
@@ -23,6 +23,7 @@ from .records import Annotation, Example
 from .store.jsonl import LineError, iter_jsonl_dicts, read_jsonl
 from .store.sqlite import Store
 from .student import Student
+from .teach.dryrun import LabelPlan, plan_label
 from .teach.runner import LabelResult, label_dataset
 from .train import TrainResult, train_student
 
@@ -133,6 +134,7 @@ class Project:
         callback = progress(f"label {dataset}", total) if progress else None
         if callback is not None and already:
             callback(already)
+        settings = self.config.label
         try:
             result = label_dataset(
                 self.store,
@@ -142,12 +144,38 @@ class Project:
                 limit=limit,
                 run_id=run_id,
                 progress=callback,
+                mode=settings.mode,
+                batch_size_jobs=settings.batch_size_jobs,
+                poll_interval=settings.poll_interval,
             )
+        except BudgetExceeded:
+            self.store.finish_run(run_id, "budget", {})
+            raise
+        except DistilError:
+            self.store.finish_run(run_id, "failed", {})
+            raise
         except BaseException:
             self.store.finish_run(run_id, "interrupted", {})
             raise
         self.store.finish_run(run_id, "finished", result.to_dict())
         return result
+
+    def plan_label(self, dataset: str = "train", n: int = 3, limit: int | None = None) -> LabelPlan:
+        """``label --dry-run``: the first ``n`` prompts, a token and cost estimate; sends nothing.
+
+        It imports the data files into the store when needed, but writes no prediction or run.
+        """
+        self._require(dataset)
+        self.prepare_teacher()
+        return plan_label(
+            self.store,
+            self.config.task,
+            self.config.teacher,
+            dataset,
+            n=n,
+            limit=limit,
+            mode=self.config.label.mode,
+        )
 
     # -- train --------------------------------------------------------------------------------
     def _student(self) -> Student:

@@ -66,12 +66,62 @@ def _open(config: Path, overrides: list[str] | None = None) -> Any:
 def _print_label(result: Any) -> None:
 
     r = result.to_dict()
-    _console().print(
+    console = _console()
+    console.print(
         f"labelled [bold]{r['labelled']}[/] of {r['total']} '{r['dataset']}' examples "
         f"({r['already_done']} already done) with {r['source']}: "
         f"{r['failures']} parse failure(s) ({r['failure_rate']:.1%})",
         highlight=False,
     )
+    if r.get("ledger"):
+        console.print(f"ledger: {_ledger_line(r['ledger'])}", highlight=False)
+
+
+def _ledger_line(ledger: dict[str, Any]) -> str:
+    from ..teach.pricing import format_cost
+
+    line = (
+        f"{ledger['requests']} request(s) ({ledger['retries']} retried, "
+        f"{ledger['reasks']} re-asked, {ledger['cache_hits']} from cache"
+    )
+    if ledger.get("batch_jobs"):
+        line += f", {ledger['batch_jobs']} batch job(s)"
+    return (
+        f"{line}), {ledger['input_tokens']:,} tokens in / {ledger['output_tokens']:,} out, "
+        f"cost {format_cost(ledger.get('cost'))}"
+    )
+
+
+def _print_plan(plan: Any) -> None:
+    """The dry run: the rendered prompts, then the estimate for the whole pending set."""
+    console = _console()
+    shown_schema: Any = None
+    for example_id, prompt in plan.prompts:
+        console.rule(f"example {example_id}")
+        for message in prompt.messages:
+            console.print(f"[bold]{message.role}[/]:", highlight=False)
+            console.print(message.content, markup=False, highlight=False)
+        for label, hypothesis in prompt.hypotheses.items():
+            console.print(f"[bold]{label}[/]: {hypothesis}", highlight=False)
+        if prompt.json_schema is not None and prompt.json_schema != shown_schema:
+            console.print("[bold]JSON schema[/]:", highlight=False)
+            console.print(json.dumps(prompt.json_schema, indent=2), markup=False, highlight=False)
+            shown_schema = prompt.json_schema
+    console.rule("estimate")
+    console.print(
+        f"{plan.pending} of {plan.total} '{plan.dataset}' examples pending for {plan.source}"
+        + (f" ({plan.cached} answered from the cache)" if plan.cached else ""),
+        highlight=False,
+    )
+    if plan.sends_requests:
+        console.print(
+            f"{plan.to_send} request(s) to {plan.provider}: about {plan.input_tokens:,} input "
+            f"tokens + at most {plan.output_tokens:,} output tokens "
+            f"(max_tokens {plan.max_tokens} per answer)",
+            highlight=False,
+        )
+    console.print(plan.cost_line(), markup=False, highlight=False)
+    console.print("dry run: nothing was sent and no prediction was written", highlight=False)
 
 
 def _print_report(report: dict[str, Any], paths: dict[str, Path]) -> None:
@@ -92,9 +142,20 @@ def register(app: typer.Typer) -> None:
         config: Path = CONFIG,
         dataset: str = typer.Option("train", help="Which data set to label: train, dev or gold."),
         limit: int | None = typer.Option(None, help="Label only the first N examples."),
+        dry_run: bool = typer.Option(
+            False,
+            "--dry-run",
+            help="Show the prompts, a token estimate and the cost; send nothing.",
+        ),
+        n: int = typer.Option(3, "--n", help="With --dry-run: how many prompts to show."),
         overrides: list[str] | None = Override,
     ) -> None:
         """Label a data set with the teacher (resumable: answered examples are skipped)."""
+        if dry_run:
+            with _open(config, overrides) as project:
+                plan = project.plan_label(dataset, n=n, limit=limit)
+            _print_plan(plan)
+            return
         with _open(config, overrides) as project, _progress() as progress:
             project.import_data()
             result = project.label(dataset, progress=progress, limit=limit)
@@ -167,3 +228,5 @@ def _print_label_dict(r: dict[str, Any]) -> None:
         f"labelled {r['labelled']} of {r['total']} '{r['dataset']}' examples "
         f"({r['already_done']} already done): {r['failures']} parse failure(s)"
     )
+    if r.get("ledger"):
+        typer.echo(f"ledger: {_ledger_line(r['ledger'])}")

@@ -24,6 +24,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -31,7 +32,30 @@ from typing import Any
 from ..errors import DataError
 from ..records import Annotation, Example, Prediction
 
-__all__ = ["SCHEMA_VERSION", "Store"]
+__all__ = ["SCHEMA_VERSION", "BatchJob", "Store"]
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    """A provider batch job: its id, whose requests it holds (custom id → example id), status.
+
+    ``status`` is ``"submitted"`` until the job's results are stored (``"done"``) or the provider
+    reports a final failure (``"failed"``, ``"expired"``, ``"cancelled"``).
+    """
+
+    provider: str
+    job_id: str
+    source: str
+    status: str
+    requests: dict[str, str]
+    run_id: str | None = None
+    created_at: float = 0.0
+    finished_at: float | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status != "submitted"
+
 
 # Each entry migrates the schema from version ``index`` to ``index + 1``.
 _MIGRATIONS: list[list[str]] = [
@@ -84,6 +108,23 @@ _MIGRATIONS: list[list[str]] = [
             started_at REAL NOT NULL,
             finished_at REAL
         )""",
+    ],
+    [
+        # Provider batch jobs (batch mode): stored as soon as submitted, so a restarted run
+        # collects them instead of paying for the same requests again.
+        """CREATE TABLE batch_jobs (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            provider TEXT NOT NULL,
+            job_id TEXT NOT NULL,
+            source TEXT NOT NULL,
+            status TEXT NOT NULL,
+            requests TEXT NOT NULL,
+            run_id TEXT,
+            created_at REAL NOT NULL,
+            finished_at REAL,
+            UNIQUE (provider, job_id)
+        )""",
+        "CREATE INDEX batch_jobs_source ON batch_jobs (source, status)",
     ],
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -495,3 +536,56 @@ class Store:
         else:
             rows = self._read("SELECT * FROM runs WHERE kind = ? ORDER BY seq DESC", (kind,))
         return [self._run(row) for row in rows]
+
+    # -- provider batch jobs -------------------------------------------------------------------
+
+    def add_batch_job(
+        self,
+        provider: str,
+        job_id: str,
+        source: str,
+        requests: dict[str, str],
+        run_id: str | None = None,
+    ) -> BatchJob:
+        """Record a submitted job (status ``"submitted"``) with its custom id → example id map."""
+        now = time.time()
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO batch_jobs (provider, job_id, source, status, requests, run_id,"
+                " created_at) VALUES (?, ?, ?, 'submitted', ?, ?, ?)",
+                (provider, job_id, source, _dumps(requests), run_id, now),
+            )
+        return BatchJob(provider, job_id, source, "submitted", dict(requests), run_id, now)
+
+    def finish_batch_job(self, provider: str, job_id: str, status: str) -> None:
+        """Set a job's final status (``done``, ``failed``, ``expired``, ``cancelled``)."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE batch_jobs SET status = ?, finished_at = ? WHERE provider = ? AND job_id = ?",
+                (status, time.time(), provider, job_id),
+            )
+
+    def batch_jobs(self, source: str | None = None, *, unfinished: bool = False) -> list[BatchJob]:
+        """Stored jobs (of ``source`` when given; only ``"submitted"`` ones if ``unfinished``)."""
+        sql = "SELECT * FROM batch_jobs"
+        clauses, params = [], []
+        if source is not None:
+            clauses.append("source = ?")
+            params.append(source)
+        if unfinished:
+            clauses.append("status = 'submitted'")
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        return [
+            BatchJob(
+                provider=row["provider"],
+                job_id=row["job_id"],
+                source=row["source"],
+                status=row["status"],
+                requests=json.loads(row["requests"]),
+                run_id=row["run_id"],
+                created_at=row["created_at"],
+                finished_at=row["finished_at"],
+            )
+            for row in self._read(sql + " ORDER BY seq", params)
+        ]

@@ -46,6 +46,22 @@ class Provider:
         """Answer several prompts; the default answers them one by one."""
         return [await self.complete(p) for p in prompts]
 
+    # -- optional: provider batch APIs (half price for offline labelling) ----------------------
+    #: True when the provider implements the three batch methods below.
+    supports_batch: ClassVar[bool] = False
+
+    async def submit_batch(self, requests: list[tuple[str, Prompt]]) -> str:
+        """Submit ``(custom_id, prompt)`` pairs as one provider batch job; return its job id."""
+        raise NotImplementedError(f"{type(self).__name__} has no batch API")
+
+    async def batch_status(self, job_id: str) -> str:
+        """``"pending"``, ``"done"``, or a final failure: ``"failed"``, ``"expired"``, ``"cancelled"``."""
+        raise NotImplementedError(f"{type(self).__name__} has no batch API")
+
+    async def batch_results(self, job_id: str) -> dict[str, Completion | Exception]:
+        """The finished job's answers by custom id: a Completion, or the error for that request."""
+        raise NotImplementedError(f"{type(self).__name__} has no batch API")
+
     def cache_identity(self) -> dict[str, Any]:
         """Everything besides the prompt that changes the answer (hashed into the cache key)."""
         return {"provider": self.name, "model": self.model, "params": self.params}

@@ -1,0 +1,185 @@
+"""The OpenAI chat completions wire format: request bodies out, :class:`distil.Completion` in.
+
+Pure functions on plain data, shared by the live calls and the Batch API (whose input file holds
+the same bodies and whose output file the same responses). No SDK import here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import distil
+
+#: JSON Schema keywords that OpenAI's strict structured output accepts. A schema that uses
+#: others (``uniqueItems``, ``minLength``, ...) is sent with those keywords removed: distil
+#: validates every answer against the task anyway.
+STRICT_KEYWORDS = frozenset(
+    {
+        "type",
+        "properties",
+        "required",
+        "additionalProperties",
+        "items",
+        "enum",
+        "const",
+        "anyOf",
+        "description",
+        "title",
+        "minItems",
+        "maxItems",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+        "pattern",
+        "format",
+        "$defs",
+        "definitions",
+        "$ref",
+    }
+)
+#: Keywords whose value is a map of names to schemas (the names are not keywords).
+_SCHEMA_MAPS = ("properties", "$defs", "definitions")
+
+
+@dataclass(frozen=True)
+class Options:
+    """The request options of one provider (everything besides the prompt)."""
+
+    model: str
+    max_tokens: int
+    temperature: float
+    seed: int | None
+    structured_output: bool
+    logprobs: bool
+    #: ``max_completion_tokens`` for OpenAI itself (its reasoning models refuse ``max_tokens``),
+    #: ``max_tokens`` for compatible servers (what vLLM, Ollama and llama.cpp all read).
+    max_tokens_field: str = "max_tokens"
+
+
+def strict_schema(schema: dict[str, Any]) -> dict[str, Any] | None:
+    """``schema`` as OpenAI's strict mode accepts it, or None when its structure does not allow it.
+
+    Strict mode needs every object closed (``additionalProperties: false``) with every property
+    required; other keywords it does not know are dropped (distil validates answers itself).
+    """
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(x) for x in node]
+        if not isinstance(node, dict):
+            return node
+        if node.get("type") == "object" or "properties" in node:
+            props = node.get("properties", {})
+            if node.get("additionalProperties") is not False:
+                raise ValueError("open object")
+            if set(node.get("required", [])) != set(props):
+                raise ValueError("optional property")
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key not in STRICT_KEYWORDS:
+                continue
+            if key in _SCHEMA_MAPS and isinstance(value, dict):
+                out[key] = {name: walk(sub) for name, sub in value.items()}
+            else:
+                out[key] = walk(value)
+        return out
+
+    try:
+        result = walk(schema)
+    except ValueError:
+        return None
+    return result if isinstance(result, dict) else None
+
+
+def response_format(schema: dict[str, Any]) -> dict[str, Any]:
+    strict = strict_schema(schema)
+    return {
+        "type": "json_schema",
+        "json_schema": {
+            "name": "answer",
+            "schema": strict if strict is not None else schema,
+            "strict": strict is not None,
+        },
+    }
+
+
+def request_body(options: Options, prompt: distil.Prompt) -> dict[str, Any]:
+    """The ``/v1/chat/completions`` body for one prompt."""
+    body: dict[str, Any] = {
+        "model": options.model,
+        "messages": [{"role": m.role, "content": m.content} for m in prompt.messages],
+        options.max_tokens_field: options.max_tokens,
+        "temperature": options.temperature,
+    }
+    if options.seed is not None:
+        body["seed"] = options.seed
+    if options.structured_output and prompt.json_schema is not None:
+        body["response_format"] = response_format(prompt.json_schema)
+    if options.logprobs:
+        body["logprobs"] = True
+    return body
+
+
+def confidence(logprobs: Any) -> float | None:
+    """exp(sum of the answer tokens' logprobs): the probability of the whole answer, in (0, 1].
+
+    Under structured output the JSON punctuation is forced (logprob ≈ 0), so this is about the
+    probability of the label tokens. None when the server sent no token logprobs.
+    """
+    content = (logprobs or {}).get("content") if isinstance(logprobs, dict) else None
+    if not content:
+        return None
+    total = sum(float(t.get("logprob") or 0.0) for t in content if isinstance(t, dict))
+    return min(1.0, max(math.exp(total), 1e-12))
+
+
+def to_completion(
+    body: dict[str, Any], options: Options, *, structured: bool, latency_s: float = 0.0
+) -> distil.Completion:
+    """A chat completion response body (a dict) as a :class:`distil.Completion`.
+
+    ``structured``: the request asked for structured output, so the text is parsed as JSON into
+    ``data`` (left None when it is not JSON: the parser then records why).
+    """
+    choices = body.get("choices") or []
+    if not choices:
+        raise distil.TransientProviderError(
+            f"openai.chat: the server answered without choices (response id {body.get('id')!r})"
+        )
+    choice = choices[0]
+    message = choice.get("message") or {}
+    text = message.get("content") or ""
+    refusal = message.get("refusal") or None
+    finish_reason = choice.get("finish_reason")
+    if finish_reason == "content_filter" and not text and refusal is None:
+        refusal = "the answer was withheld by the server's content filter"
+    data = None
+    if structured and text and finish_reason != "length" and refusal is None:
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None  # left to the parser, which records why it failed
+    usage = body.get("usage") or {}
+    meta: dict[str, Any] = {"id": body.get("id")}
+    if options.logprobs:
+        value = confidence(choice.get("logprobs"))
+        if value is not None:
+            meta["confidence"] = value
+    return distil.Completion(
+        text=text,
+        data=data,
+        finish_reason=finish_reason,
+        refusal=refusal,
+        usage=distil.Usage(
+            input_tokens=int(usage.get("prompt_tokens") or 0),
+            output_tokens=int(usage.get("completion_tokens") or 0),
+            latency_s=latency_s,
+        ),
+        model=body.get("model") or options.model,
+        meta=meta,
+    )
