@@ -54,6 +54,7 @@ KNOWN_PACKAGES: dict[str, str] = {
     "labelstudio": "distil-exporters",
     "doccano": "distil-exporters",
     "conll": "distil-exporters",
+    "hf": "distil-exporters",
     "ray": "distil-ray",
 }
 NAME_RE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*\.v[0-9]+$")

@@ -1,0 +1,160 @@
+"""The one record type every exporter here writes and reads: an example, its output, provenance.
+
+``spacy.docbin.v1`` (distil-spacy) takes plain ``(Example, output)`` pairs; these exporters take
+the same pairs, or :class:`ExportRecord`, which adds who produced the output (``source``), which
+human answered (``annotator``, ``answer``, ``pass_name``) and how sure the producer was
+(``confidence``). An ``ExportRecord`` unpacks like a pair (``example, output = record``), so code
+written for DocBin records reads ours unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import distil
+
+if TYPE_CHECKING:
+    from distil import Store
+
+_PROMPT_RE = re.compile(r"#prompt=([^#&,\s]+)")
+
+
+@dataclass(frozen=True)
+class ExportRecord:
+    """One example and one output (``Categories`` or ``Spans``), with optional provenance.
+
+    ``source`` follows distil's provenance strings (``teacher:openai.chat/gpt-4o-mini#prompt=3f2a``,
+    ``human:alice#pass=spam``); ``answer`` is an :class:`distil.Annotation` answer kind
+    (``accept`` / ``reject`` / ``ignore`` / ``correct``), None for an unreviewed teacher label.
+    """
+
+    example: distil.Example
+    output: distil.Categories | distil.Spans
+    source: str | None = None
+    annotator: str | None = None
+    answer: str | None = None
+    pass_name: str | None = None
+    confidence: float | None = None
+
+    def __iter__(self) -> Iterator[Any]:
+        # Unpacks as the (Example, output) pair that spacy.docbin.v1 uses.
+        yield self.example
+        yield self.output
+
+    @property
+    def prompt_hash(self) -> str | None:
+        """The ``#prompt=`` part of ``source`` (the teacher's prompt fingerprint), if any."""
+        match = _PROMPT_RE.search(self.source or "")
+        return match.group(1) if match else None
+
+    @classmethod
+    def from_prediction(
+        cls, example: distil.Example, prediction: distil.Prediction
+    ) -> ExportRecord:
+        """A teacher's or student's answer: ``source`` and ``confidence`` come from the prediction."""
+        if prediction.output is None:
+            raise distil.DataError(
+                f"prediction of {prediction.source!r} for example {prediction.example_id!r} has no"
+                f" output ({prediction.error or 'failed'}): leave failed predictions out of exports"
+            )
+        return cls(
+            example=example,
+            output=prediction.output,
+            source=prediction.source,
+            confidence=prediction.confidence,
+        )
+
+    @classmethod
+    def from_annotation(
+        cls, example: distil.Example, annotation: distil.Annotation
+    ) -> ExportRecord:
+        """A human's answer. An ``accept`` or ``reject`` is about the suggestion, so its source is
+        the suggestion's; a ``correct`` was written by the human (``human:NAME#pass=PASS``)."""
+        if annotation.output is None:
+            raise distil.DataError(
+                f"annotation of {annotation.annotator!r} for example {annotation.example_id!r}"
+                f" ({annotation.answer}) has no output to export"
+            )
+        if annotation.answer == "correct" or annotation.suggestion_source is None:
+            source = f"human:{annotation.annotator}"
+            if annotation.pass_name:
+                source += f"#pass={annotation.pass_name}"
+        else:
+            source = annotation.suggestion_source
+        return cls(
+            example=example,
+            output=annotation.output,
+            source=source,
+            annotator=annotation.annotator,
+            answer=annotation.answer,
+            pass_name=annotation.pass_name,
+        )
+
+
+Recordish = ExportRecord | tuple[distil.Example, Any] | Sequence[Any]
+
+
+def as_export_records(records: Iterable[Recordish]) -> list[ExportRecord]:
+    """Accept ``ExportRecord`` objects or plain ``(Example, output)`` pairs; return records."""
+    out: list[ExportRecord] = []
+    for n, item in enumerate(records):
+        if isinstance(item, ExportRecord):
+            out.append(item)
+            continue
+        try:
+            example, output = item
+        except (TypeError, ValueError):
+            raise distil.DataError(
+                f"record {n} is {type(item).__name__}: expected an ExportRecord or an"
+                " (Example, output) pair"
+            ) from None
+        out.append(ExportRecord(example=example, output=output))
+    for n, record in enumerate(out):
+        if not isinstance(record.example, distil.Example):
+            raise distil.DataError(f"record {n}: {record.example!r} is not a distil.Example")
+        if not isinstance(record.output, distil.Categories | distil.Spans):
+            raise distil.DataError(
+                f"record {n} (example {record.example.id!r}): output {type(record.output).__name__}"
+                " is not Categories or Spans"
+            )
+    return out
+
+
+def training_records(
+    store: Store,
+    dataset: str,
+    teacher_source: str | None = None,
+    *,
+    include_rejected: bool = False,
+) -> list[ExportRecord]:
+    """The store's training data for ``dataset`` with provenance, by ``distil train``'s rule.
+
+    Per example: the latest human answer that carries an output (``correct`` or ``accept``), else
+    the teacher's parsed answer. An example whose latest answer is ``ignore``, or ``reject`` without
+    a correction, is left out, as are failed and missing teacher answers. With
+    ``include_rejected`` the rejected suggestions are kept (answer ``reject``), as Prodigy's binary
+    training data wants them.
+    """
+    examples = store.examples(dataset)
+    teacher = store.predictions(teacher_source) if teacher_source else {}
+    human = store.latest_annotations()
+    out: list[ExportRecord] = []
+    for example in examples:
+        bare = example.without_answer()
+        annotation = human.get(example.id)
+        if annotation is not None:
+            keep = annotation.answer in ("correct", "accept") or (
+                include_rejected and annotation.answer == "reject"
+            )
+            if keep and annotation.output is not None:
+                out.append(ExportRecord.from_annotation(bare, annotation))
+                continue
+            if annotation.answer in ("reject", "ignore"):
+                continue
+        prediction = teacher.get(example.id)
+        if prediction is not None and prediction.ok:
+            out.append(ExportRecord.from_prediction(bare, prediction))
+    return out
