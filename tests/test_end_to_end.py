@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_distil
+from cli_helpers import REPO, run_distil
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +131,27 @@ def test_evaluate_before_training_scores_the_teacher_alone(
     assert [s["role"] for s in report["sources"]] == ["teacher"]
     assert report["gold"]["n"] == 40
     assert report["sources"][0]["utility"]["docs"] == 40
+
+
+def test_learning_curve_command_writes_table_signal_and_plot(quickstart: tuple[Path, str]) -> None:
+    out, _ = quickstart
+    result = run_distil(
+        "curve",
+        str(out / "distil.cfg"),
+        "--output",
+        str(out / "curve"),
+        "--fractions",
+        "0.25,0.5,1",
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads((out / "curve" / "learning_curve.json").read_text())
+    assert [row["fraction"] for row in data["rows"]] == [0.25, 0.5, 1.0]
+    assert [row["n_train"] for row in data["rows"]] == [70, 140, 280]
+    assert data["signal"] in result.stdout
+    assert (
+        ("pays off" in data["signal"])
+        or ("flattened" in data["signal"])
+        or ("fell" in data["signal"])
+    )
+    png = (out / "curve" / "learning_curve.png").read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000

@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import DISTIL, run_distil
+from cli_helpers import DISTIL, run_distil
 
 CONFIG = """
 [project]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import distil
-from conftest import make_dist, run_distil
+from cli_helpers import make_dist, run_distil
 from distil.errors import PluginError
 from distil.plugins import PluginHost
 

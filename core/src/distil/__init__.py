@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .cascade import Cascade, CascadeStats
 from .errors import (
     BudgetExceeded,
     ConfigError,
@@ -35,7 +36,7 @@ from .records import (
     output_from_example,
 )
 from .student import Student, StudentPrediction, TrainPair
-from .tasks import SpanTask, Task, TextCat
+from .tasks import NerTask, SpansTask, SpanTask, Task, TextCat
 from .teach.provider import Provider
 from .teach.teacher import PromptTeacher, Teacher
 
@@ -45,6 +46,10 @@ _LAZY = {
     "Store": ("distil.store.sqlite", "Store"),
     "read_jsonl": ("distil.store.jsonl", "read_jsonl"),
     "write_jsonl": ("distil.store.jsonl", "write_jsonl"),
+    "score_spans": ("distil.evaluate.metrics", "score_spans"),
+    "learning_curve": ("distil.evaluate.learning_curve", "learning_curve"),
+    "learning_curve_markdown": ("distil.evaluate.learning_curve", "learning_curve_markdown"),
+    "plot_learning_curve": ("distil.evaluate.learning_curve", "plot_learning_curve"),
 }
 
 
@@ -61,6 +66,8 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "Annotation",
     "BudgetExceeded",
+    "Cascade",
+    "CascadeStats",
     "Categories",
     "Completion",
     "ConfigError",
@@ -68,6 +75,7 @@ __all__ = [
     "DistilError",
     "Example",
     "Message",
+    "NerTask",
     "ParseError",
     "PluginError",
     "PluginHost",
@@ -81,6 +89,7 @@ __all__ = [
     "Span",
     "SpanTask",
     "Spans",
+    "SpansTask",
     "Store",
     "Student",
     "StudentPrediction",
@@ -93,7 +102,11 @@ __all__ = [
     "Usage",
     "get_host",
     "hookimpl",
+    "learning_curve",
+    "learning_curve_markdown",
     "output_from_example",
+    "plot_learning_curve",
     "read_jsonl",
+    "score_spans",
     "write_jsonl",
 ]

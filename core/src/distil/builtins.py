@@ -18,9 +18,10 @@ import jinja2
 from .errors import ConfigError, ParseError
 from .plugins import hookimpl
 from .records import Completion, Example, Message, Prompt, TaskOutput
-from .tasks import Task, TextCat
+from .student import Student
+from .tasks import NerTask, SpansTask, Task, TextCat
 from .teach.provider import Provider
-from .teach.teacher import PromptTeacher
+from .teach.teacher import PromptTeacher, Teacher
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -51,6 +52,30 @@ def make_textcat(
     )
 
 
+def make_ner(
+    labels: list[str],
+    descriptions: dict[str, str] | None = None,
+    instructions: str | None = None,
+    shots_path: str | None = None,
+) -> NerTask:
+    """``ner.v1``: named entities (non-overlapping spans), asked for as entity strings."""
+    return NerTask(
+        labels, descriptions=descriptions, instructions=instructions, shots=_load_shots(shots_path)
+    )
+
+
+def make_spans(
+    labels: list[str],
+    descriptions: dict[str, str] | None = None,
+    instructions: str | None = None,
+    shots_path: str | None = None,
+) -> SpansTask:
+    """``spans.v1``: labelled spans that may overlap or nest."""
+    return SpansTask(
+        labels, descriptions=descriptions, instructions=instructions, shots=_load_shots(shots_path)
+    )
+
+
 def make_llm_teacher(
     provider: Provider, concurrency: int = 4, shots_path: str | None = None
 ) -> PromptTeacher:
@@ -62,14 +87,53 @@ def make_llm_teacher(
     return PromptTeacher(provider, concurrency=concurrency, shots=_load_shots(shots_path))
 
 
+def make_cascade(
+    student: Student,
+    student_path: str,
+    teacher: Teacher | Provider,
+    threshold: float = 0.5,
+    shadow: bool = False,
+) -> Teacher:
+    """``cascade.v1``: a trained student first, the teacher only below ``threshold`` confidence.
+
+    ``student`` is a registered student block that names the student's class; the trained model
+    is loaded from ``student_path`` with that class's ``load``. ``teacher`` is a teacher block or a
+    provider block (wrapped in the LLM teacher). ``shadow = true`` runs both on every example and
+    returns the student's answers, recording where the two disagree.
+    """
+    from .cascade import Cascade
+
+    if not isinstance(student, Student):
+        raise ConfigError(
+            f"teacher.student must be a registered student (@students = ...), got {student!r}"
+        )
+    if isinstance(teacher, Provider):
+        teacher = PromptTeacher(teacher)
+    if not isinstance(teacher, Teacher):
+        raise ConfigError(
+            f"teacher.teacher must be a registered teacher or provider, got {teacher!r}"
+        )
+    path = Path(student_path)
+    if not path.is_dir():
+        raise ConfigError(
+            f"teacher.student_path: {path} is not a folder; train the student first "
+            "(distil train) and point student_path at the saved model"
+        )
+    loaded = type(student).load(path)
+    return Cascade(loaded, teacher, threshold=threshold, shadow=shadow)
+
+
 @hookimpl
 def register_tasks(register: Any) -> None:
     register("textcat.v1", make_textcat)
+    register("ner.v1", make_ner)
+    register("spans.v1", make_spans)
 
 
 @hookimpl
 def register_teachers(register: Any) -> None:
     register("llm.v1", make_llm_teacher)
+    register("cascade.v1", make_cascade)
 
 
 @cache

@@ -206,6 +206,28 @@ def resolve_section(host: PluginHost, name: str, block: Any, where: str = "") ->
     return resolved[name]
 
 
+def _anchor_paths(block: Any, base_dir: Path) -> None:
+    """Make relative ``*_path`` values in registered blocks relative to the config file.
+
+    ``shots_path``, ``student_path``, ``model_path``...: a config means the same thing wherever it
+    is run from, as the ``[data]`` and ``[project]`` paths do. ``distil:`` package paths are kept.
+    """
+    if not isinstance(block, dict):
+        return
+    for key, value in block.items():
+        if isinstance(value, dict):
+            _anchor_paths(value, base_dir)
+        elif (
+            isinstance(key, str)
+            and key.endswith("_path")
+            and isinstance(value, str)
+            and value
+            and not value.startswith(PACKAGE_DATA_PREFIX)
+            and not Path(value).expanduser().is_absolute()
+        ):
+            block[key] = str(base_dir / value)
+
+
 def load_config(
     source: str | Path | Config | dict[str, Any],
     *,
@@ -253,6 +275,9 @@ def load_config(
     label = section(LabelSection, "label")
     evaluate = section(EvaluateSection, "evaluate")
 
+    for name in ("task", "teacher", "student"):
+        if name in raw:
+            _anchor_paths(raw[name], base_dir)
     task = resolve_section(host, "task", raw["task"], where)
     if not isinstance(task, Task):
         raise ConfigError(f"{where}task: @tasks must build a Task, got {type(task).__name__}")

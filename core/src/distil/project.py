@@ -9,6 +9,7 @@ The CLI is a thin layer over this class; so is any script that drives distil fro
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -198,6 +199,58 @@ class Project:
             dev_dataset="dev" if self.config.data.dev else None,
             host=self.host,
         )
+
+    def learning_curve(
+        self,
+        output_dir: str | Path | None = None,
+        fractions: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0),
+    ) -> tuple[dict[str, Any], dict[str, Path]]:
+        """Train fresh students on growing shares of the merged labels; score each on gold.
+
+        Writes ``learning_curve.md`` and ``learning_curve.json`` and, where matplotlib is
+        installed, ``learning_curve.png`` into the output folder; returns the result and paths.
+        """
+        import json
+
+        from .config import resolve_section
+        from .evaluate.learning_curve import (
+            learning_curve,
+            learning_curve_markdown,
+            plot_learning_curve,
+        )
+        from .train import merge_labels
+
+        self._require("train")
+        self._student()
+        gold = self._require("gold")
+        pairs = merge_labels(self.store, self.config.task, "train", self.teacher_source).pairs
+        if not pairs:
+            raise DataError("no training data: label the train set or import answers first")
+
+        def fresh_student() -> Student:
+            student: Student = resolve_section(self.host, "student", self.config.raw["student"])
+            return student
+
+        result = learning_curve(
+            self.config.task,
+            fresh_student,
+            pairs,
+            gold,
+            fractions=fractions,
+            seed=self.config.evaluate.seed,
+            n_boot=self.config.evaluate.n_boot,
+        )
+        out = (
+            Path(output_dir) if output_dir else self.config.resolve_path(self.config.project.output)
+        )
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {"md": out / "learning_curve.md", "json": out / "learning_curve.json"}
+        paths["md"].write_text(learning_curve_markdown(result), encoding="utf-8")
+        paths["json"].write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+        # The plot needs matplotlib (the `plots` extra); the table and the signal do not.
+        with contextlib.suppress(ImportError):
+            paths["png"] = plot_learning_curve(result, out / "learning_curve.png")
+        return result, paths
 
     def latest_student(self) -> tuple[Student, str, str] | None:
         """The most recently trained student (loaded, its source, its model dir), or None.

@@ -44,7 +44,7 @@ def expected_label() -> Callable[[str], str]:
     return _expected_label
 
 
-@pytest.fixture(autouse=True, scope="session")
+@pytest.fixture(autouse=True, scope="module")
 def host() -> Iterator[distil.PluginHost]:
     """Only core's built-ins and this plugin: tests never load whatever else is installed."""
     host = distil.PluginHost(

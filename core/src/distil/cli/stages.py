@@ -170,7 +170,8 @@ def register(app: typer.Typer) -> None:
         _console().print(
             f"trained {result.source} on {result.n_train} examples "
             f"({result.from_humans} human, {result.from_teacher} teacher; dropped {result.dropped}) "
-            f"in {result.seconds:.1f}s → {result.model_dir}",
+            f"in {result.seconds:.1f}s → {result.model_dir}"
+            + (f"\nhuman labels by answer: {result.from_answers}" if result.from_answers else ""),
             highlight=False,
         )
 
@@ -184,6 +185,31 @@ def register(app: typer.Typer) -> None:
         with _open(config, overrides) as project, _progress() as progress:
             report, paths = project.evaluate(output, progress=progress)
         _print_report(report, paths)
+
+    @app.command("curve")
+    def curve(
+        config: Path = CONFIG,
+        output: Path | None = typer.Option(None, "--output", "-o", help="Output folder."),
+        fractions: str = typer.Option("0.1,0.25,0.5,1", help="Shares of the training data."),
+        overrides: list[str] | None = Override,
+    ) -> None:
+        """Learning curve: train on growing shares of the labels; does more annotation pay off?"""
+        try:
+            shares = tuple(float(x) for x in fractions.split(",") if x.strip())
+        except ValueError:
+            raise typer.BadParameter(
+                f"fractions must be numbers like 0.1,0.5,1: {fractions}"
+            ) from None
+        with _open(config, overrides) as project:
+            project.import_data()
+            result, paths = project.learning_curve(output, shares)
+        from ..evaluate.learning_curve import learning_curve_markdown
+
+        typer.echo(learning_curve_markdown(result))
+        for path in paths.values():
+            typer.echo(f"wrote {path}")
+        if "png" not in paths:
+            typer.echo("no plot: pip install matplotlib (the distil[plots] extra) for the PNG")
 
     @app.command("import")
     def import_(

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..tasks import SPAN_KINDS
 from ..tasks.base import Task
 
 if TYPE_CHECKING:
@@ -127,20 +128,42 @@ def _signed(value: float) -> str:
     return f"{value:+.3f}".replace("-", "−")
 
 
+def is_span_report(report: dict[str, Any]) -> bool:
+    """True for a span task (``ner``, ``spans``): scored span-exact, with no accuracy."""
+    return report["task"].get("kind") in SPAN_KINDS
+
+
+def headline_metric(report: dict[str, Any]) -> str:
+    """The metric a report leads with: micro-F1 for span tasks (the NER convention), else macro-F1."""
+    return "micro_f1" if is_span_report(report) else "macro_f1"
+
+
 def summary_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    """The side-by-side table: a header (metric, then one column per source) and its rows."""
+    """The side-by-side table: a header (metric, then one column per source) and its rows.
+
+    Span tasks get span-exact micro-F1 (first), macro-F1 and micro P/R, and no accuracy row.
+    """
     sources = report["sources"]
     header = ["", *[s["name"] for s in sources]]
 
     def row(label: str, cell: Any) -> list[str]:
         return [label, *[cell(s) for s in sources]]
 
-    rows = [
-        row("role", lambda s: s["role"]),
-        row("accuracy", lambda s: _with_ci(s["scores"], "accuracy")),
-        row("macro-F1", lambda s: _with_ci(s["scores"], "macro_f1")),
-        row("micro-F1", lambda s: _with_ci(s["scores"], "micro_f1")),
-    ]
+    if is_span_report(report):
+        rows = [
+            row("role", lambda s: s["role"]),
+            row("micro-F1 (span-exact)", lambda s: _with_ci(s["scores"], "micro_f1")),
+            row("macro-F1 (span-exact)", lambda s: _with_ci(s["scores"], "macro_f1")),
+            row("micro-P", lambda s: _num(s["scores"].get("micro_p"))),
+            row("micro-R", lambda s: _num(s["scores"].get("micro_r"))),
+        ]
+    else:
+        rows = [
+            row("role", lambda s: s["role"]),
+            row("accuracy", lambda s: _with_ci(s["scores"], "accuracy")),
+            row("macro-F1", lambda s: _with_ci(s["scores"], "macro_f1")),
+            row("micro-F1", lambda s: _with_ci(s["scores"], "micro_f1")),
+        ]
     positive = next(
         (s["scores"]["positive_label"] for s in sources if "positive_label" in s["scores"]), None
     )
@@ -236,7 +259,7 @@ def findings(report: dict[str, Any]) -> list[str]:
                     speed = f"{_times(1 / ratio)} slower than"
                 parts.append(f"student {student['name']} is {speed} teacher {teacher['name']}")
             comp = _comparison(report, student["name"], teacher["name"])
-            metric = comp["metric"] if comp else "macro_f1"
+            metric = comp["metric"] if comp else headline_metric(report)
             label = metric.replace("_f1", "-F1").replace("_p", "-P").replace("_r", "-R")
             mine = student["scores"].get(metric)
             theirs = teacher["scores"].get(metric)
@@ -269,8 +292,10 @@ def findings(report: dict[str, Any]) -> list[str]:
         if rate:
             out.append(f"{s['name']} gave no usable answer for {rate:.1%} of the gold examples.")
     if not out and sources:
-        best = max(sources, key=lambda s: s["scores"].get("macro_f1") or 0.0)
-        out.append(f"best macro-F1: {best['name']} ({_num(best['scores'].get('macro_f1'))}).")
+        metric = headline_metric(report)
+        best = max(sources, key=lambda s: s["scores"].get(metric) or 0.0)
+        name = metric.replace("_f1", "-F1")
+        out.append(f"best {name}: {best['name']} ({_num(best['scores'].get(metric))}).")
     return out
 
 
@@ -290,7 +315,11 @@ def render_markdown(report: dict[str, Any]) -> str:
     """The report as Markdown: title, gold set, the side-by-side table, findings, per-label F1."""
     task = report["task"]
     gold = report["gold"]
-    mode = "multi-label" if task.get("multilabel") else "exclusive"
+    if is_span_report(report):
+        mode = "overlapping spans" if task.get("allow_overlap") else "non-overlapping entities"
+        mode += ", span-exact scores"
+    else:
+        mode = "multi-label" if task.get("multilabel") else "exclusive"
     lines = [
         f"# distil evaluation: {task.get('kind', 'task')} on {gold['name']}",
         "",
@@ -308,7 +337,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += ["**Findings.** " + " ".join(found), ""]
     for s in report["sources"]:
         lines.append(f"- {s['name']}: `{s['source']}`")
-    lines += ["", "## F1 per label", "", *_md_table(*label_rows(report)), ""]
+    per_label = "## F1 per label (span-exact)" if is_span_report(report) else "## F1 per label"
+    lines += ["", per_label, "", *_md_table(*label_rows(report)), ""]
     meta = report.get("meta", {})
     stamp = ", ".join(f"{k}: {v}" for k, v in meta.items() if v is not None)
     if stamp:

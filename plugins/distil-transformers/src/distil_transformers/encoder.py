@@ -1,0 +1,323 @@
+"""The encoder + linear head every transformer student fine-tunes, its training loop and its files.
+
+The model is a Hugging Face ``AutoModel`` body (all-MiniLM-L6-v2 by default) and a fresh
+``torch.nn.Linear`` head, kept side by side rather than in an ``nn.Module`` subclass so that this
+module can be imported without torch (torch and transformers are imported inside the functions).
+
+Saved folders hold ``model.safetensors`` (body weights under ``body.``, head under ``head.``),
+the body's ``config.json``, the tokenizer files and the student's ``meta.json``: no pickle anywhere.
+Loading builds the body from ``config.json`` and fills it from the safetensors file, so it never
+touches a hub either.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import distil
+
+from .config import EncoderConfig
+
+WEIGHTS_FILE = "model.safetensors"
+META_FILE = "meta.json"
+#: Batch size of ``predict`` (no gradients, so larger than the training batch is fine).
+PREDICT_BATCH = 64
+INSTALL_HINT = (
+    "the transformer students need torch and transformers. Install the CPU build of torch first "
+    "(a bare `pip install torch` pulls a multi-GB CUDA build): "
+    "pip install torch==2.13.0 transformers safetensors"
+)
+
+
+def _offline() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def import_torch() -> Any:
+    _offline()
+    try:
+        import torch
+        import transformers
+    except ImportError as exc:
+        raise distil.ConfigError(f"{INSTALL_HINT} ({exc})") from exc
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+    return torch
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run with ``n`` intra-op threads, then restore the process's previous setting."""
+    torch = import_torch()
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+@dataclass
+class Encoder:
+    """Tokenizer, body and head of one student (all torch/transformers objects)."""
+
+    tokenizer: Any
+    body: Any
+    head: Any
+    dropout: float
+
+    @classmethod
+    def start(cls, config: EncoderConfig, n_outputs: int) -> Encoder:
+        """A body from ``config.model_path`` (pretrained, or random of the same shape) and a
+        fresh head, both initialised under ``config.seed``."""
+        torch = import_torch()
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+        path = config.resolved_model_path()
+        if not path.is_dir():
+            raise distil.ConfigError(f"transformers student: no model folder at {path}")
+        torch.manual_seed(config.seed)
+        tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        if not getattr(tokenizer, "is_fast", False):
+            raise distil.ConfigError(
+                f"transformers student: {path} has no fast tokenizer (tokenizer.json); character "
+                "offsets need one"
+            )
+        if config.pretrained:
+            body = AutoModel.from_pretrained(str(path), local_files_only=True)
+        else:
+            body = AutoModel.from_config(
+                AutoConfig.from_pretrained(str(path), local_files_only=True)
+            )
+        body = body.float()
+        hidden = int(body.config.hidden_size)
+        head = torch.nn.Linear(hidden, n_outputs)
+        torch.nn.init.normal_(head.weight, std=0.02)
+        torch.nn.init.zeros_(head.bias)
+        dropout = float(getattr(body.config, "hidden_dropout_prob", 0.1) or 0.0)
+        return cls(tokenizer, body, head, dropout)
+
+    # -- running ---------------------------------------------------------------------------------
+    def hidden(self, batch: dict[str, Any]) -> Any:
+        return self.body(
+            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
+        ).last_hidden_state
+
+    def parameters(self) -> list[Any]:
+        return [*self.body.parameters(), *self.head.parameters()]
+
+    def train_mode(self, on: bool) -> None:
+        self.body.train(on)
+        self.head.train(on)
+
+    def collate(self, rows: Sequence[dict[str, list[int]]]) -> dict[str, Any]:
+        """Pad token-id rows to the longest of the batch (dynamic padding)."""
+        torch = import_torch()
+        pad = int(self.tokenizer.pad_token_id or 0)
+        width = max(len(r["input_ids"]) for r in rows)
+        ids = torch.full((len(rows), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            n = len(row["input_ids"])
+            ids[i, :n] = torch.tensor(row["input_ids"], dtype=torch.long)
+            mask[i, :n] = 1
+        return {"input_ids": ids, "attention_mask": mask}
+
+    def tokenize(self, texts: Sequence[str], max_length: int, offsets: bool = False) -> Any:
+        return self.tokenizer(
+            list(texts),
+            truncation=True,
+            max_length=max_length,
+            return_offsets_mapping=offsets,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+        )
+
+    # -- files -----------------------------------------------------------------------------------
+    def save(self, folder: Path, meta: dict[str, Any]) -> None:
+        from safetensors.torch import save_file
+
+        folder.mkdir(parents=True, exist_ok=True)
+        state = {f"body.{k}": v.detach().contiguous() for k, v in self.body.state_dict().items()}
+        state.update(
+            {f"head.{k}": v.detach().contiguous() for k, v in self.head.state_dict().items()}
+        )
+        save_file(state, str(folder / WEIGHTS_FILE), metadata={"format": str(meta["format"])})
+        self.body.config.save_pretrained(str(folder))
+        self.tokenizer.save_pretrained(str(folder))
+        meta = {**meta, "dropout": self.dropout, "versions": versions()}
+        (folder / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path, n_outputs: int, dropout: float) -> Encoder:
+        torch = import_torch()
+        from safetensors.torch import load_file
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+        body = AutoModel.from_config(AutoConfig.from_pretrained(str(folder), local_files_only=True))
+        body = body.float()
+        state = load_file(str(folder / WEIGHTS_FILE))
+        body.load_state_dict(
+            {k[5:]: v for k, v in state.items() if k.startswith("body.")}, strict=True
+        )
+        head = torch.nn.Linear(int(body.config.hidden_size), n_outputs)
+        head.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("head.")})
+        encoder = cls(tokenizer, body, head, dropout)
+        encoder.train_mode(False)
+        return encoder
+
+
+def read_meta(cls_name: str, folder: Path, fmt: str) -> dict[str, Any]:
+    """``meta.json`` of a saved student, after checking the folder holds what ``load`` needs."""
+    for required in (folder / META_FILE, folder / WEIGHTS_FILE, folder / "config.json"):
+        if not required.is_file():
+            raise FileNotFoundError(f"{required} is missing: {folder} is not a {cls_name} model")
+    meta: dict[str, Any] = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+    if meta.get("format") != fmt:
+        raise distil.DataError(
+            f"{folder / META_FILE}: format {meta.get('format')!r} is not {fmt!r}; it was not "
+            "written by this version of distil-transformers"
+        )
+    return meta
+
+
+# -- training --------------------------------------------------------------------------------------
+def length_batches(lengths: Sequence[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Shuffled batches of similar-length rows: shuffle, sort by length within windows of 50
+    batches, cut into batches, shuffle the batches. Less padding, still a random order."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    window = batch_size * 50
+    batches: list[list[int]] = []
+    for start in range(0, len(order), window):
+        chunk = sorted(order[start : start + window], key=lambda i: lengths[i])
+        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def train(
+    encoder: Encoder,
+    config: EncoderConfig,
+    rows: Sequence[dict[str, list[int]]],
+    loss_fn: Callable[[Any, list[int]], Any],
+) -> dict[str, Any]:
+    """Fine-tune body and head: AdamW, linear warmup then linear decay to 0, seeded.
+
+    ``loss_fn(batch, indices)`` returns the mean loss of the rows ``indices`` given the collated
+    ``batch``. Runs with ``config.n_threads`` torch threads and restores the setting afterwards.
+    """
+    torch = import_torch()
+    with torch_threads(config.n_threads):
+        torch.manual_seed(config.seed)
+        rng = random.Random(config.seed)
+        lengths = [len(r["input_ids"]) for r in rows]
+        per_epoch = -(-len(rows) // config.batch_size)
+        total = per_epoch * config.epochs
+        warmup = int(total * config.warmup_ratio)
+
+        def schedule(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / (warmup + 1)
+            return max(0.0, (total - step) / max(1, total - warmup))
+
+        # The fresh head learns at ``head_lr`` (much larger than the body's ``lr``): with a few
+        # hundred examples, a head at the body's rate barely moves off its near-zero start.
+        decay, no_decay = [], []
+        for name, param in encoder.body.named_parameters():
+            (no_decay if param.ndim < 2 or "LayerNorm" in name else decay).append(param)
+        optimizer = torch.optim.AdamW(
+            [
+                {"params": decay, "weight_decay": config.weight_decay},
+                {"params": no_decay, "weight_decay": 0.0},
+                {"params": list(encoder.head.parameters()), "lr": config.head_lr},
+            ],
+            lr=config.lr,
+            weight_decay=config.weight_decay,
+            fused=True,  # one kernel for all parameters: ~3x faster steps on CPU than per-tensor
+        )
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        encoder.train_mode(True)
+        losses: list[float] = []
+        started = time.perf_counter()
+        try:
+            for _ in range(config.epochs):
+                epoch_loss = 0.0
+                for indices in length_batches(lengths, config.batch_size, rng):
+                    batch = encoder.collate([rows[i] for i in indices])
+                    loss = loss_fn(batch, indices)
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(encoder.parameters(), 1.0)
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad(set_to_none=True)
+                    epoch_loss += float(loss.detach()) * len(indices)
+                losses.append(round(epoch_loss / len(rows), 5))
+        finally:
+            encoder.train_mode(False)
+    return {
+        "steps": total,
+        "epoch_loss": losses,
+        "train_time_s": round(time.perf_counter() - started, 3),
+    }
+
+
+def predict_batches(
+    encoder: Encoder, rows: Sequence[dict[str, list[int]]], n_threads: int
+) -> Iterator[tuple[list[int], Any, Any]]:
+    """Yield ``(indices, collated batch, hidden states)`` in batches of similar length, without gradients.
+
+    Rows are sorted by length so that each batch pads only to its own longest row; the caller
+    puts results back in input order through ``indices``. Runs on ``n_threads`` torch threads
+    (the student's ``n_threads``; on a busy machine more threads than free cores is 2-3x slower).
+    """
+    torch = import_torch()
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i]["input_ids"]))
+    with torch_threads(n_threads), torch.inference_mode():
+        for start in range(0, len(order), PREDICT_BATCH):
+            indices = order[start : start + PREDICT_BATCH]
+            batch = encoder.collate([rows[i] for i in indices])
+            yield indices, batch, encoder.hidden(batch)
+
+
+def versions() -> dict[str, str | None]:
+    found: dict[str, str | None] = {}
+    for dist in ("distil", "distil-transformers", "torch", "transformers", "safetensors"):
+        try:
+            found[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            found[dist] = None
+    return found
+
+
+def rebuild_task(described: dict[str, Any]) -> distil.Task:
+    """The task a saved student was trained for, from ``task.describe()``."""
+    kind = described.get("kind")
+    common = {
+        "descriptions": described.get("descriptions") or None,
+        "instructions": described.get("instructions"),
+    }
+    if kind == "textcat":
+        return distil.TextCat(
+            described["labels"], multilabel=bool(described.get("multilabel", False)), **common
+        )
+    candidates = [distil.SpanTask, *distil.SpanTask.__subclasses__()]
+    for cls in candidates:
+        if cls.kind == kind:
+            try:
+                return cls(described["labels"], **common)
+            except TypeError:
+                continue
+    raise distil.DataError(f"a saved transformers student names an unknown task kind {kind!r}")
