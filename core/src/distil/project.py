@@ -351,6 +351,7 @@ class Project:
                     host=self.host,
                 )
             )
+            results[1].extra["trained_on"] = self._training_provenance(source)
             comparisons.append(self._compare(gold, results[1], results[0]))
         report = build_report(
             self.config.task,
@@ -365,6 +366,20 @@ class Project:
         )
         paths = write_report(report, out)
         return report, paths
+
+    def _training_provenance(self, source: str) -> dict[str, Any]:
+        """Where the student's labels came from: the teacher, and humans by kind of answer."""
+        for run in self.store.runs("train"):
+            stats = run.get("stats") or {}
+            if stats.get("source") == source:
+                return {
+                    "n": stats.get("n_train"),
+                    "from_teacher": stats.get("from_teacher"),
+                    "from_humans": stats.get("from_humans"),
+                    "human_answers": stats.get("from_answers", {}),
+                    "dropped": stats.get("dropped", {}),
+                }
+        return {}
 
     def _compare(self, gold: list[Example], a: SourceResult, b: SourceResult) -> dict[str, Any]:
         """Paired bootstrap of source ``a`` against ``b`` on the same gold examples."""

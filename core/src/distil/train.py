@@ -1,9 +1,12 @@
 """The train stage: merge human answers over teacher labels, fit the student, save it.
 
-For each training example the label is, in order of precedence: the latest human answer that
-carries an output (``correct`` or ``accept``), else the teacher's parsed answer. An example whose
-latest human answer is ``reject`` (without a correction) or ``ignore``, or whose teacher answer
-failed to parse, is left out. The ``distil_train`` hook may then filter or augment the data.
+For each training example the label is, in order of precedence: the human answer that counts
+(:func:`distil.annotate.resolve.resolve_answers`: undone answers do not count, a review answer
+settles a conflict, otherwise the latest answer) when it carries an output (``correct`` or
+``accept``), else the teacher's parsed answer. An example whose human answer is ``reject``
+(without a correction) or ``ignore``, or whose teacher answer failed to parse, is left out. The
+``distil_train`` hook may then filter or augment the data. ``from_answers`` counts the human
+labels by answer (``{"accept": n, "correct": m}``), so the report says where each label came from.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ class TrainingData:
     pairs: list[tuple[Example, TaskOutput]]
     from_teacher: int = 0
     from_humans: int = 0
+    from_answers: dict[str, int] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
 
 
@@ -37,7 +41,9 @@ def merge_labels(
     """The training pairs for ``dataset``: human answers over the teacher's labels."""
     examples = store.examples(dataset)
     teacher = store.predictions(teacher_source) if teacher_source else {}
-    human = store.latest_annotations()
+    from .annotate.resolve import resolve_answers
+
+    human = resolve_answers(store.annotations())
     data = TrainingData(pairs=[])
     dropped: dict[str, int] = {}
     for ex in examples:
@@ -45,6 +51,7 @@ def merge_labels(
         if ann is not None and ann.answer in ("correct", "accept") and ann.output is not None:
             data.pairs.append((ex.without_answer(), task.validate_output(ann.output)))
             data.from_humans += 1
+            data.from_answers[ann.answer] = data.from_answers.get(ann.answer, 0) + 1
             continue
         if ann is not None and ann.answer in ("reject", "ignore"):
             dropped[f"human_{ann.answer}"] = dropped.get(f"human_{ann.answer}", 0) + 1
@@ -72,6 +79,7 @@ class TrainResult:
     dropped: dict[str, int]
     seconds: float
     report: dict[str, Any]
+    from_answers: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -128,6 +136,7 @@ def train_student(
         n_train=len(pairs),
         from_teacher=data.from_teacher,
         from_humans=data.from_humans,
+        from_answers=data.from_answers,
         dropped=data.dropped,
         seconds=seconds,
         report=report,

@@ -337,6 +337,16 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += ["**Findings.** " + " ".join(found), ""]
     for s in report["sources"]:
         lines.append(f"- {s['name']}: `{s['source']}`")
+        trained = (s.get("extra") or {}).get("trained_on")
+        if trained and trained.get("n") is not None:
+            answers = ", ".join(
+                f"{k} {v}" for k, v in sorted((trained.get("human_answers") or {}).items())
+            )
+            lines.append(
+                f"  trained on {trained['n']} labels: {trained.get('from_teacher', 0)} from the "
+                f"teacher, {trained.get('from_humans', 0)} from humans"
+                + (f" ({answers})" if answers else "")
+            )
     per_label = "## F1 per label (span-exact)" if is_span_report(report) else "## F1 per label"
     lines += ["", per_label, "", *_md_table(*label_rows(report)), ""]
     meta = report.get("meta", {})

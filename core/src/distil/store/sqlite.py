@@ -435,6 +435,15 @@ class Store:
             rows.sort(key=lambda row: row["id"])
         return [self._annotation(row) for row in rows]
 
+    def annotations_since(self, after_id: int = 0) -> list[tuple[int, Annotation]]:
+        """``(event id, answer)`` for every event with an id above ``after_id``, in event order.
+
+        A reader that remembers the last id it saw catches up with other writers cheaply (the
+        annotation app does this before every card).
+        """
+        rows = self._read("SELECT * FROM annotations WHERE id > ? ORDER BY id", (after_id,))
+        return [(int(row["id"]), self._annotation(row)) for row in rows]
+
     def latest_annotations(self, annotator: str | None = None) -> dict[str, Annotation]:
         """example id → its latest answer event (of ``annotator`` when given), in event order."""
         where = " WHERE annotator = ?" if annotator is not None else ""

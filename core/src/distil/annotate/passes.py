@@ -1,0 +1,96 @@
+"""The pass planner: which focused passes a task gets, and which examples each pass holds.
+
+One pass asks one question, so the annotator keeps one thing in mind (the seed: "multiple passes
+through the data, focusing on only one aspect each time"). The plan follows from the task alone:
+
+* exclusive ``textcat``: ``check`` (binary: is the teacher's label right?) over every example the
+  teacher answered, then ``fix`` (single choice) over the examples the annotator rejected;
+* multi-label ``textcat``: ``check:LABEL`` (binary: is the teacher right that LABEL applies, or
+  does not?) per label over every answered example, then ``fix`` (multiple choice) over the
+  examples with a rejection in any check pass;
+* ``ner`` / ``spans``: ``check:LABEL`` (binary: are the teacher's LABEL spans right?) per label
+  over the examples where the teacher found a LABEL span, then ``fix`` (span correction) over the
+  examples with a rejection;
+* every task: ``review`` (pick one of the annotators' answers) over the examples where annotators
+  disagree.
+
+Membership of ``fix`` is per annotator: it holds what *that* annotator rejected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ..records import Categories, Prediction, Spans
+from ..tasks import SpanTask, Task, TextCat
+from .resolve import REVIEW_PASS
+
+__all__ = ["FIX_PASS", "Mode", "Pass", "plan_passes"]
+
+Mode = Literal["binary", "choice", "multi", "spans", "review"]
+FIX_PASS = "fix"
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One focused pass. ``label`` is set for the per-label binary passes."""
+
+    name: str
+    mode: Mode
+    title: str
+    label: str | None = None
+
+    @property
+    def is_check(self) -> bool:
+        return self.mode == "binary"
+
+    def holds(self, pred: Prediction | None) -> bool:
+        """Whether a check pass asks about the example the teacher answered with ``pred``."""
+        if pred is None or not pred.ok:
+            return False
+        if isinstance(pred.output, Spans) and self.label is not None:
+            return any(s.label == self.label for s in pred.output.spans)
+        return True
+
+
+def correction_mode(task: Task) -> Mode:
+    if isinstance(task, SpanTask):
+        return "spans"
+    if isinstance(task, TextCat) and task.multilabel:
+        return "multi"
+    return "choice"
+
+
+def plan_passes(task: Task) -> list[Pass]:
+    """The passes of ``task``, in the order an annotator should take them."""
+    if isinstance(task, TextCat) and not task.multilabel:
+        passes = [Pass("check", "binary", "Is the teacher's label right?")]
+        fix_title = "Choose the right label"
+    elif isinstance(task, TextCat):
+        passes = [
+            Pass(f"check:{label}", "binary", f"Is the teacher right about {label}?", label)
+            for label in task.labels
+        ]
+        fix_title = "Choose every label that applies"
+    else:
+        passes = [
+            Pass(f"check:{label}", "binary", f"Are the teacher's {label} spans right?", label)
+            for label in task.labels
+        ]
+        fix_title = "Correct the spans"
+    passes.append(Pass(FIX_PASS, correction_mode(task), fix_title))
+    passes.append(Pass(REVIEW_PASS, "review", "Resolve disagreements between annotators"))
+    return passes
+
+
+def claim(p: Pass, output: Categories | Spans | None) -> str:
+    """The statement a binary card asks the annotator to accept or reject."""
+    if output is None:
+        return ""
+    if isinstance(output, Categories):
+        if p.label is None:
+            return ", ".join(output.labels)
+        return p.label if p.label in output.labels else f"not {p.label}"
+    spans = [s for s in output.spans if p.label is None or s.label == p.label]
+    return f"{len(spans)} {p.label or 'span'} span(s)"

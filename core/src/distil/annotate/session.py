@@ -1,0 +1,403 @@
+"""The annotation workspace: passes, queues, answers, undo and progress over one project store.
+
+The web app (``distil-annotate``) is a thin HTTP layer over :class:`Workspace`; everything that
+decides what is shown and what is stored lives here, in plain Python, so it is testable without
+a browser and reusable by other front ends.
+
+What callers may rely on:
+
+* :meth:`Workspace.answer` and :meth:`Workspace.undo` return only after the event is committed to
+  SQLite, so whatever the caller shows next is already safe from a crash.
+* Nothing is kept only in memory: the next card, the progress and the fix/review queues are all
+  derived from the stored events, so a process started again (after a SIGKILL, say) resumes at
+  the same place. Events written by other processes are picked up before every read.
+* Queue order is computed once per pass when the workspace opens (examples and teacher/student
+  predictions do not change while annotating).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from ..errors import DataError
+from ..records import Annotation, Categories, Example, Prediction, Spans, TaskOutput
+from ..tasks import Task
+from .agreement import agreement_report, answer_key, conflicts
+from .passes import FIX_PASS, Pass, claim, plan_passes
+from .queue import Card, make_card, order_cards
+from .resolve import REVIEW_PASS, effective_events, resolve_answers, undo_event
+
+__all__ = ["AnswerError", "Workspace"]
+
+ANSWERS = {"accept", "reject", "ignore", "correct"}
+
+
+class AnswerError(DataError):
+    """An answer the workspace cannot store (unknown pass or example, output not fitting the task)."""
+
+
+def pick_teacher_source(store: Any, ids: list[str]) -> str | None:
+    """The ``teacher:`` source with predictions for the most of ``ids`` (the latest on a tie)."""
+    best: tuple[int, str] | None = None
+    for source in store.sources():
+        if not source.startswith("teacher:"):
+            continue
+        n = len(store.predictions(source, ids))
+        if n and (best is None or n >= best[0]):
+            best = (n, source)
+    return best[1] if best else None
+
+
+def pick_student_source(store: Any, ids: list[str]) -> str | None:
+    """The newest trained student that has stored predictions for some of ``ids``, or None."""
+    candidates = [run["stats"].get("source") for run in store.runs("train")]
+    candidates += [s for s in store.sources() if s.startswith("student:")]
+    for source in candidates:
+        if source and store.predictions(source, ids[:2000]):
+            return str(source)
+    return None
+
+
+class Workspace:
+    """One data set of one store, annotated by any number of named annotators."""
+
+    def __init__(
+        self,
+        store: Any,
+        task: Task,
+        *,
+        dataset: str = "train",
+        teacher_source: str | None = None,
+        student_source: str | None = None,
+        host: Any | None = None,
+    ) -> None:
+        self.store = store
+        self.task = task
+        self.dataset = dataset
+        self.host = host
+        self._lock = threading.RLock()
+        self.examples: dict[str, Example] = {ex.id: ex for ex in store.examples(dataset)}
+        if not self.examples:
+            raise DataError(f"the store has no '{dataset}' examples: run `distil label` first")
+        ids = list(self.examples)
+        self.teacher_source = teacher_source or pick_teacher_source(store, ids)
+        if self.teacher_source is None:
+            raise DataError(
+                f"no teacher predictions for '{dataset}' in the store: run `distil label` first"
+            )
+        self.teacher: dict[str, Prediction] = store.predictions(self.teacher_source, ids)
+        self.student_source = student_source or pick_student_source(store, ids)
+        self.student: dict[str, Prediction] = (
+            store.predictions(self.student_source, ids) if self.student_source else {}
+        )
+        self.passes = plan_passes(task)
+        self._by_name = {p.name: p for p in self.passes}
+        self._events: list[Annotation] = []
+        self._last_id = 0
+        self._members: dict[str, set[str]] = {
+            p.name: {i for i in ids if p.holds(self.teacher.get(i))}
+            for p in self.passes
+            if p.is_check
+        }
+        self._queues: dict[str, list[Card]] = {}
+        for p in self.passes:
+            cards = [
+                make_card(p, ex, n, self.teacher.get(ex.id), self.student.get(ex.id))
+                for n, ex in enumerate(self.examples.values())
+                if ex.id in self.teacher and self.teacher[ex.id].ok
+            ]
+            hook = host.hook if host is not None else None
+            self._queues[p.name] = order_cards(task, p.name, cards, hook)
+        # A card the queue hook left out is not part of its pass.
+        self._queued = {name: {c.example_id for c in q} for name, q in self._queues.items()}
+        self._refresh()
+
+    # -- events -----------------------------------------------------------------------------------
+    def _refresh(self) -> None:
+        new = self.store.annotations_since(self._last_id)
+        for event_id, a in new:
+            if a.example_id in self.examples:
+                self._events.append(a)
+            self._last_id = event_id
+
+    @property
+    def events(self) -> list[Annotation]:
+        with self._lock:
+            self._refresh()
+            return list(self._events)
+
+    def _live(self, annotator: str) -> list[Annotation]:
+        return [
+            r.annotation
+            for r in effective_events(self._events)
+            if r.annotation.annotator == annotator
+        ]
+
+    def _answered(self, annotator: str) -> dict[str, dict[str, Annotation]]:
+        """pass → example → the annotator's latest live answer in that pass."""
+        out: dict[str, dict[str, Annotation]] = {}
+        for a in self._live(annotator):
+            out.setdefault(a.pass_name or "", {})[a.example_id] = a
+        return out
+
+    # -- passes -----------------------------------------------------------------------------------
+    def get_pass(self, name: str) -> Pass:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            names = ", ".join(self._by_name)
+            raise AnswerError(f"no pass named {name!r}; the passes are: {names}") from None
+
+    def _members_of(
+        self, p: Pass, answered: dict[str, dict[str, Annotation]], open_conflicts: set[str]
+    ) -> set[str]:
+        return self._candidates(p, answered, open_conflicts) & self._queued[p.name]
+
+    def _candidates(
+        self, p: Pass, answered: dict[str, dict[str, Annotation]], open_conflicts: set[str]
+    ) -> set[str]:
+        if p.is_check:
+            return self._members[p.name]
+        if p.name == FIX_PASS:
+            return {
+                ex_id
+                for name, items in answered.items()
+                if name.startswith("check")
+                for ex_id, a in items.items()
+                if a.answer == "reject"
+            }
+        return open_conflicts | set(answered.get(REVIEW_PASS, {}))
+
+    def progress(self, annotator: str) -> list[dict[str, Any]]:
+        """Each pass with its question, how many cards it holds and how many this annotator did."""
+        with self._lock:
+            self._refresh()
+            return self._progress(
+                annotator, self._answered(annotator), set(conflicts(self._events))
+            )
+
+    def _progress(
+        self, annotator: str, answered: dict[str, dict[str, Annotation]], open_conflicts: set[str]
+    ) -> list[dict[str, Any]]:
+        rows = []
+        for p in self.passes:
+            members = self._members_of(p, answered, open_conflicts)
+            done = len(members & set(answered.get(p.name, {})))
+            rows.append(
+                {
+                    "name": p.name,
+                    "mode": p.mode,
+                    "title": p.title,
+                    "label": p.label,
+                    "total": len(members),
+                    "done": done,
+                    "remaining": len(members) - done,
+                }
+            )
+        return rows
+
+    def state(
+        self, annotator: str, pass_name: str | None = None, prefer: str | None = None
+    ) -> dict[str, Any]:
+        """The pass to show (the one asked for while it has cards, else the first with cards),
+        its next card (None when every pass is done) and the progress of every pass.
+
+        ``prefer`` names an example to show first when it is still open in that pass (the card
+        an undo brought back)."""
+        with self._lock:
+            self._refresh()
+            answered = self._answered(annotator)
+            open_conflicts = set(conflicts(self._events))
+            progress = self._progress(annotator, answered, open_conflicts)
+            remaining = {row["name"]: row["remaining"] for row in progress}
+            if pass_name is not None:
+                self.get_pass(pass_name)
+            if pass_name is None or remaining[pass_name] == 0:
+                pass_name = next((n for n, left in remaining.items() if left), pass_name)
+            card = None
+            if pass_name is not None and remaining.get(pass_name):
+                p = self._by_name[pass_name]
+                members = self._members_of(p, answered, open_conflicts)
+                done = answered.get(p.name, {})
+                open_cards = (
+                    c
+                    for c in self._queues[p.name]
+                    if c.example_id in members and c.example_id not in done
+                )
+                if prefer is not None and prefer in members and prefer not in done:
+                    open_cards = (c for c in self._queues[p.name] if c.example_id == prefer)
+                card = next(open_cards, None)
+            return {
+                "session": annotator,
+                "pass": pass_name,
+                "passes": progress,
+                "card": self._card_json(card, answered, annotator) if card else None,
+                "task": {"kind": self.task.kind, "labels": self.task.labels},
+                "teacher_source": self.teacher_source,
+                "student_source": self.student_source,
+            }
+
+    def _card_json(
+        self, card: Card, answered: dict[str, dict[str, Annotation]], annotator: str
+    ) -> dict[str, Any]:
+        p = self._by_name[card.pass_name]
+        suggestion = card.suggestion
+        shown: TaskOutput | None = suggestion
+        if p.is_check and isinstance(suggestion, Spans):
+            shown = Spans(spans=[s for s in suggestion.spans if s.label == p.label])
+        if p.name == FIX_PASS and isinstance(suggestion, Categories) and self._multilabel:
+            # Start from the teacher's labels with this annotator's per-label rejections applied.
+            labels = set(suggestion.labels)
+            for name, items in answered.items():
+                a = items.get(card.example_id)
+                if name.startswith("check:") and a is not None and a.answer == "reject":
+                    labels ^= {name.split(":", 1)[1]}
+            shown = Categories(labels=[x for x in self.task.labels if x in labels])
+        data: dict[str, Any] = {
+            "example_id": card.example_id,
+            "text": card.example.text,
+            "pass": p.name,
+            "mode": p.mode,
+            "label": p.label,
+            "title": p.title,
+            "claim": claim(p, suggestion) if p.is_check else "",
+            "suggestion": shown.model_dump() if shown is not None else None,
+            "confidence": card.confidence,
+            "disagree": card.disagree,
+            "student": card.student.model_dump() if card.student is not None else None,
+            "options": list(self.task.labels),
+        }
+        if p.name == REVIEW_PASS:
+            finals = conflicts(self._events).get(card.example_id, {})
+            options: dict[str, dict[str, Any]] = {}
+            for name, a in sorted(finals.items()):
+                opt = options.setdefault(
+                    answer_key(a),
+                    {
+                        "answer": a.answer,
+                        "output": a.output.model_dump() if a.output else None,
+                        "annotators": [],
+                    },
+                )
+                opt["annotators"].append(name)
+            data["review_options"] = list(options.values())
+        return data
+
+    @property
+    def _multilabel(self) -> bool:
+        return bool(getattr(self.task, "multilabel", False))
+
+    # -- answers ----------------------------------------------------------------------------------
+    def answer(
+        self,
+        annotator: str,
+        pass_name: str,
+        example_id: str,
+        answer: str,
+        output: dict[str, Any] | TaskOutput | None = None,
+    ) -> Annotation:
+        """Validate and store one answer; return it once it is committed.
+
+        Binary passes take ``accept`` (stored with the teacher's output), ``reject`` or
+        ``ignore``. Correction and review passes take ``correct`` with an output that fits the
+        task, or ``reject``/``ignore``.
+        """
+        p = self.get_pass(pass_name)
+        example = self.examples.get(example_id)
+        if example is None:
+            raise AnswerError(f"no example {example_id!r} in '{self.dataset}'")
+        if answer not in ANSWERS:
+            raise AnswerError(f"unknown answer {answer!r}; use one of {sorted(ANSWERS)}")
+        teacher = self.teacher.get(example_id)
+        suggestion = teacher.output if teacher is not None and teacher.ok else None
+        parsed: TaskOutput | None = None
+        if p.is_check:
+            if answer == "correct":
+                raise AnswerError(f"pass {p.name!r} is binary: answer accept, reject or ignore")
+            parsed = suggestion if answer == "accept" else None
+        elif answer in ("correct", "accept"):
+            if output is None:
+                raise AnswerError(f"answer {answer!r} in pass {p.name!r} needs an output")
+            try:
+                raw = output if not isinstance(output, dict) else _parse_output(output)
+                parsed = self.task.validate_output(raw)
+            except Exception as exc:
+                raise AnswerError(f"output does not fit the task: {exc}") from exc
+            if isinstance(parsed, Spans):
+                parsed = _checked_spans(parsed, example.text)
+            answer = "correct"
+        ann = Annotation(
+            example_id=example_id,
+            annotator=annotator,
+            answer=answer,  # type: ignore[arg-type]
+            output=parsed,
+            pass_name=p.name,
+            suggestion_source=self.teacher_source,
+            created_at=time.time(),
+        )
+        if self.host is not None:
+            for replaced in self.host.hook.distil_annotate(
+                task=self.task, example=example, annotation=ann
+            ):
+                if replaced is not None:
+                    ann = replaced
+        with self._lock:
+            self.store.add_annotation(ann)
+            self._refresh()
+        return ann
+
+    def undo(self, annotator: str) -> dict[str, str] | None:
+        """Cancel the annotator's latest live answer (another event); return its pass and example,
+        or None when there is nothing to undo."""
+        with self._lock:
+            self._refresh()
+            live = self._live(annotator)
+            if not live:
+                return None
+            last = live[-1]
+            self.store.add_annotation(undo_event(last.example_id, annotator, time.time()))
+            self._refresh()
+            return {"pass": last.pass_name or "", "example_id": last.example_id}
+
+    # -- reporting --------------------------------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        """Progress per annotator, agreement per pass, and what training would take from humans."""
+        with self._lock:
+            self._refresh()
+            events = list(self._events)
+            annotators = sorted({a.annotator for a in events if a.pass_name != "distil.undo"})
+            progress = {
+                name: {
+                    row["name"]: row["done"]
+                    for row in self._progress(name, self._answered(name), set(conflicts(events)))
+                }
+                for name in annotators
+            }
+        resolved = resolve_answers(events)
+        counts: dict[str, int] = {}
+        for a in resolved.values():
+            counts[a.answer] = counts.get(a.answer, 0) + 1
+        return {
+            "dataset": self.dataset,
+            "examples": len(self.examples),
+            "teacher_source": self.teacher_source,
+            "annotators": progress,
+            "agreement": agreement_report(events),
+            "resolved_answers": counts,
+            "events": len(events),
+        }
+
+
+def _parse_output(data: dict[str, Any]) -> TaskOutput:
+    if "spans" in data:
+        return Spans.model_validate({"spans": data["spans"]})
+    return Categories.model_validate({"labels": data.get("labels", [])})
+
+
+def _checked_spans(output: Spans, text: str) -> Spans:
+    for s in output.spans:
+        if s.end > len(text) or s.start >= s.end:
+            raise AnswerError(f"span {s.start}-{s.end} is outside the text (length {len(text)})")
+    return Spans(spans=sorted(output.spans, key=lambda s: (s.start, s.end, s.label)))
