@@ -193,7 +193,12 @@ def test_findings_without_a_paired_test_still_compare_scores() -> None:
 def test_write_report_writes_json_and_markdown(spam_report: dict[str, Any], tmp_path: Path) -> None:
     paths = write_report(spam_report, tmp_path / "out")
 
-    assert paths == {"json": tmp_path / "out" / "report.json", "md": tmp_path / "out" / "report.md"}
+    out = tmp_path / "out"
+    assert paths == {
+        "json": out / "report.json",
+        "md": out / "report.md",
+        "html": out / "report.html",
+    }
     text = paths["json"].read_text(encoding="utf-8")
     assert text.startswith('{\n  "task": {')
     assert json.loads(text) == spam_report

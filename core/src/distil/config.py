@@ -112,10 +112,20 @@ class LabelSection(_Section):
 
 
 class EvaluateSection(_Section):
-    """``[evaluate]``: bootstrap settings."""
+    """``[evaluate]``: bootstrap settings and the money assumptions behind the utility figures.
+
+    ``cpu_hour_cost`` ($ per CPU-hour) prices measured compute time for models without a price
+    (local teachers, students, training); the default 0.05 is an assumption (roughly one vCPU-hour
+    on a cloud VM), not a measurement. ``annotation_hour_cost`` ($ per hour of human annotation)
+    and ``seconds_per_annotation`` price the human answers a student was trained on. Together they
+    give the student's fixed cost and its break-even volume against the teacher (docs/report.md).
+    """
 
     n_boot: int = 1000
     seed: int = 0
+    cpu_hour_cost: float = Field(default=0.05, ge=0)
+    annotation_hour_cost: float = Field(default=30.0, ge=0)
+    seconds_per_annotation: float = Field(default=5.0, ge=0)
 
 
 class _RegistryView:

@@ -330,11 +330,23 @@ class Project:
     def evaluate(
         self, output_dir: str | Path | None = None, progress: ProgressFactory | None = None
     ) -> tuple[dict[str, Any], dict[str, Path]]:
-        """Score the teacher and the latest student on gold; write report.md and report.json."""
+        """Score the teacher and the latest student on gold; write report.md/json/html.
+
+        Costs use the ``[evaluate]`` assumptions ($/CPU-hour, $/annotation hour, seconds per
+        annotation); the student's utility gets its break-even volume against the teacher.
+        """
         gold = self._require("gold")
         self.label("gold", progress=progress)
+        settings = self.config.evaluate
         results: list[SourceResult] = [
-            teacher_result(self.store, self.config.task, gold, self.teacher_source, host=self.host)
+            teacher_result(
+                self.store,
+                self.config.task,
+                gold,
+                self.teacher_source,
+                host=self.host,
+                cpu_hour_cost=settings.cpu_hour_cost,
+            )
         ]
         comparisons = []
         trained = self.latest_student() if self.config.student is not None else None
@@ -349,9 +361,12 @@ class Project:
                     source=source,
                     model_dir=model_dir,
                     host=self.host,
+                    cpu_hour_cost=settings.cpu_hour_cost,
                 )
             )
-            results[1].extra["trained_on"] = self._training_provenance(source)
+            trained_on = self._training_provenance(source)
+            results[1].extra["trained_on"] = trained_on
+            results[1].utility["break_even"] = self._break_even(results[0], results[1], trained_on)
             comparisons.append(self._compare(gold, results[1], results[0]))
         report = build_report(
             self.config.task,
@@ -360,12 +375,45 @@ class Project:
             n_gold=len(gold),
             comparisons=comparisons,
             meta={"config": str(self.config.path) if self.config.path else None},
+            assumptions={
+                "cpu_hour_cost": settings.cpu_hour_cost,
+                "annotation_hour_cost": settings.annotation_hour_cost,
+                "seconds_per_annotation": settings.seconds_per_annotation,
+            },
         )
         out = (
             Path(output_dir) if output_dir else self.config.resolve_path(self.config.project.output)
         )
         paths = write_report(report, out)
         return report, paths
+
+    def _break_even(
+        self, teacher: SourceResult, student: SourceResult, trained_on: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The student's fixed cost and break-even volume against ``teacher`` (see utility)."""
+        from .evaluate.utility import break_even
+
+        def per_doc(result: SourceResult) -> float | None:
+            per_1m = result.utility.get("cost_per_1m_docs")
+            return None if per_1m is None else per_1m / 1_000_000
+
+        seconds = 0.0
+        for run in self.store.runs("train"):
+            stats = run.get("stats") or {}
+            if stats.get("source") == student.source:
+                seconds = float(stats.get("seconds") or 0.0)
+                break
+        settings = self.config.evaluate
+        result = break_even(
+            teacher_cost_per_doc=per_doc(teacher),
+            student_cost_per_doc=per_doc(student),
+            human_annotations=int(trained_on.get("from_humans") or 0),
+            training_seconds=seconds,
+            seconds_per_annotation=settings.seconds_per_annotation,
+            annotation_hour_cost=settings.annotation_hour_cost,
+            cpu_hour_cost=settings.cpu_hour_cost,
+        )
+        return {**result, "teacher": teacher.name}
 
     def _training_provenance(self, source: str) -> dict[str, Any]:
         """Where the student's labels came from: the teacher, and humans by kind of answer."""

@@ -1,4 +1,4 @@
-"""The stage commands: label, train, evaluate, import, run."""
+"""The stage commands: label, train, evaluate, compare, curve, import, run."""
 
 from __future__ import annotations
 
@@ -181,10 +181,29 @@ def register(app: typer.Typer) -> None:
         output: Path | None = typer.Option(None, "--output", "-o", help="Report folder."),
         overrides: list[str] | None = Override,
     ) -> None:
-        """Score the teacher and the latest student on the gold set; write report.md/json."""
+        """Score the teacher and the latest student on the gold set; write report.md/json/html."""
         with _open(config, overrides) as project, _progress() as progress:
             report, paths = project.evaluate(output, progress=progress)
         _print_report(report, paths)
+
+    @app.command("compare")
+    def compare(
+        runs: list[Path] = typer.Argument(..., help="Report folders or report.json files."),
+        output: Path | None = typer.Option(None, "--output", "-o", help="Write the table here."),
+    ) -> None:
+        """Put evaluation runs side by side: each source's score, speed and cost per run."""
+        from ..evaluate.compare import compare_markdown, load_report
+
+        try:
+            loaded = [load_report(path) for path in runs]
+        except (OSError, ValueError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        text = compare_markdown(loaded)
+        typer.echo(text)
+        if output is not None:
+            output.write_text(text, encoding="utf-8")
+            typer.echo(f"wrote {output}")
 
     @app.command("curve")
     def curve(

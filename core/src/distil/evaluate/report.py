@@ -58,10 +58,12 @@ def build_report(
     n_gold: int,
     comparisons: list[dict[str, Any]] | None = None,
     meta: dict[str, Any] | None = None,
+    assumptions: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Assemble the JSON-able report.
 
-    Each comparison is a :func:`~distil.evaluate.metrics.paired_bootstrap` result with ``a`` and
+    ``assumptions`` (the ``[evaluate]`` money settings the costs were computed with) is added as
+    a top-level key when given. Each comparison is a :func:`~distil.evaluate.metrics.paired_bootstrap` result with ``a`` and
     ``b`` added: the names of the two sources compared (``delta`` is a − b). ``meta`` is merged over
     the defaults ``created_at`` (UTC, ISO 8601), ``distil_version`` and ``command`` (None).
     """
@@ -84,13 +86,16 @@ def build_report(
         "command": None,
     }
     info.update(meta or {})
-    return {
+    report: dict[str, Any] = {
         "task": task.describe(),
         "gold": {"name": gold_name, "n": n_gold},
         "sources": [s.to_dict() for s in sources],
         "comparisons": list(comparisons or []),
         "meta": info,
     }
+    if assumptions is not None:
+        report["assumptions"] = dict(assumptions)
+    return report
 
 
 # -- formatting -----------------------------------------------------------------------------------
@@ -117,7 +122,29 @@ def _megabytes(value: Any) -> str:
 
 
 def _money(value: Any) -> str:
-    return DASH if value is None else f"{value:,.2f}"
+    if value is None:
+        return DASH
+    if 0 < abs(value) < 0.01:
+        return f"{value:.2g}"  # a student's compute cost per 1M docs is often fractions of a cent
+    return f"{value:,.2f}"
+
+
+def _docs(value: Any) -> str:
+    return DASH if value is None else f"{value:,.0f}"
+
+
+def _break_even(utility: dict[str, Any]) -> str:
+    """The break-even volume cell: docs, "never" (no saving per doc), or a dash (not known)."""
+    be = utility.get("break_even")
+    if not be:
+        return DASH
+    if be.get("break_even_docs") is not None:
+        return _docs(be["break_even_docs"])
+    return DASH if be.get("saving_per_doc") is None else "never"
+
+
+def _ece(scores: dict[str, Any]) -> str:
+    return _num((scores.get("calibration") or {}).get("ece"))
 
 
 def _times(ratio: float) -> str:
@@ -182,9 +209,18 @@ def summary_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         row("parse-failure rate", lambda s: _num(s["scores"].get("failure_rate"))),
         row("docs/s", lambda s: _rate(s["utility"].get("docs_per_s"))),
         row("words/s", lambda s: _rate(s["utility"].get("words_per_s"))),
+        row("p50 latency (ms)", lambda s: _rate(s["utility"].get("p50_latency_ms"))),
         row("p95 latency (ms)", lambda s: _rate(s["utility"].get("p95_latency_ms"))),
         row("model size (MB)", lambda s: _megabytes(s["utility"].get("model_size_bytes"))),
+        row("peak memory (MB)", lambda s: _megabytes(s["utility"].get("peak_memory_bytes"))),
         row("cost per 1M docs", lambda s: _money(s["utility"].get("cost_per_1m_docs"))),
+        row("cost basis", lambda s: s["utility"].get("cost_basis") or DASH),
+        row(
+            "fixed cost",
+            lambda s: _money((s["utility"].get("break_even") or {}).get("fixed_cost")),
+        ),
+        row("break-even (docs)", lambda s: _break_even(s["utility"])),
+        row("ECE (calibration)", lambda s: _ece(s["scores"])),
     ]
     extra_keys = sorted(
         {
@@ -287,6 +323,24 @@ def findings(report: dict[str, Any]) -> list[str]:
                 parts.append(text)
             if parts:
                 out.append("; ".join(parts) + ".")
+    for s in students:
+        be = s["utility"].get("break_even")
+        if be and be.get("saving_per_doc") is not None:
+            fixed = (
+                f"fixed cost {_money(be['fixed_cost'])}: {be['human_annotations']} human "
+                f"annotations {_money(be['annotation_cost'])} + training "
+                f"{_money(be['training_cost'])}"
+            )
+            if be.get("break_even_docs") is not None:
+                out.append(
+                    f"At the assumed costs {s['name']} pays for itself after "
+                    f"{_docs(be['break_even_docs'])} documents ({fixed})."
+                )
+            else:
+                out.append(
+                    f"At the assumed costs {s['name']} never pays for itself: it saves nothing "
+                    f"per document over the teacher ({fixed})."
+                )
     for s in sources:
         rate = s["scores"].get("failure_rate")
         if rate:
@@ -335,6 +389,15 @@ def render_markdown(report: dict[str, Any]) -> str:
     found = findings(report)
     if found:
         lines += ["**Findings.** " + " ".join(found), ""]
+    assumed = report.get("assumptions")
+    if assumed:
+        lines += [
+            "**Assumptions.** "
+            + ", ".join(f"{k} = {v}" for k, v in assumed.items())
+            + " (costs without a price table are measured seconds × cpu_hour_cost; "
+            "see docs/report.md).",
+            "",
+        ]
     for s in report["sources"]:
         lines.append(f"- {s['name']}: `{s['source']}`")
         trained = (s.get("extra") or {}).get("trained_on")
@@ -357,14 +420,27 @@ def render_markdown(report: dict[str, Any]) -> str:
 
 
 def write_report(report: dict[str, Any], outdir: str | Path) -> dict[str, Path]:
-    """Write ``report.json`` (indent 2) and ``report.md`` into ``outdir`` (created if needed)."""
+    """Write ``report.json`` (indent 2), ``report.md`` and ``report.html`` into ``outdir``.
+
+    The folder is created if needed. The HTML embeds its plots (matplotlib, the ``plots`` extra)
+    and the learning curve when ``learning_curve.json`` is already in ``outdir``.
+    """
+    from .html import render_html
+
     folder = Path(outdir)
     folder.mkdir(parents=True, exist_ok=True)
-    paths = {"json": folder / "report.json", "md": folder / "report.md"}
+    paths = {
+        "json": folder / "report.json",
+        "md": folder / "report.md",
+        "html": folder / "report.html",
+    }
     paths["json"].write_text(
         json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     paths["md"].write_text(render_markdown(report), encoding="utf-8")
+    curve_path = folder / "learning_curve.json"
+    curve = json.loads(curve_path.read_text(encoding="utf-8")) if curve_path.exists() else None
+    paths["html"].write_text(render_html(report, learning_curve=curve), encoding="utf-8")
     return paths
 
 

@@ -1,8 +1,10 @@
 """The evaluate stage: score sources on the gold set and measure their utility.
 
 A source is anything whose predictions are in the store (a teacher's, a student's). Scores come from
-the task's scorer plus whatever plugins add through ``distil_evaluate``; utility comes from measured
-time (the teacher's recorded latencies, the student's timed ``predict``) and model size.
+the task's scorer plus whatever plugins add through ``distil_evaluate``, with the confusion matrix
+(exclusive textcat) and the calibration of the stored confidences added; utility comes from measured
+time (the teacher's recorded latencies, the student's timed ``predict``), model size and money
+(the ledger's price, or measured compute time at ``cpu_hour_cost`` $/CPU-hour when there is none).
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from ..plugins import PluginHost, get_host
 from ..records import Example, Prediction
 from ..student import Student
 from ..tasks import Task
+from .calibration import calibration
+from .metrics import confusion_matrix
 from .report import SourceResult
-from .utility import count_words, dir_size
+from .utility import Utility, compute_cost, count_words, dir_size, peak_memory, single_doc_latencies
 
 if TYPE_CHECKING:
     from ..store.sqlite import Store
@@ -29,7 +33,11 @@ def score_source(
     *,
     host: PluginHost | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The task's scores for one source, and the metrics plugins add (merged)."""
+    """The task's scores for one source, and the metrics plugins add (merged).
+
+    The scores also carry ``confusion_matrix`` (exclusive textcat only: gold → predicted → count)
+    and ``calibration`` (reliability curve and ECE, when the predictions have confidences).
+    """
     host = host or get_host()
     gold_outputs = []
     for ex in gold:
@@ -40,6 +48,11 @@ def score_source(
     aligned = [preds.get(ex.id) for ex in gold]
     outputs = [p.output if p is not None and p.ok else None for p in aligned]
     scores = task.score(gold_outputs, outputs)
+    if task.kind == "textcat" and not getattr(task, "multilabel", False):
+        scores["confusion_matrix"] = confusion_matrix(task, gold_outputs, outputs)
+    calib = calibration(task, gold_outputs, aligned)
+    if calib is not None:
+        scores["calibration"] = calib
     extra: dict[str, Any] = {}
     for added in host.hook.distil_evaluate(task=task, gold=gold, predictions=aligned):
         if added:
@@ -47,42 +60,48 @@ def score_source(
     return scores, extra
 
 
-def _utility(
-    docs: int, words: int, seconds: float, size: int | None, cost: float | None
-) -> dict[str, Any]:
-    return {
-        "docs": docs,
-        "words": words,
-        "seconds": seconds,
-        "docs_per_s": docs / seconds if seconds > 0 else None,
-        "words_per_s": words / seconds if seconds > 0 else None,
-        "model_size_bytes": size,
-        "cost": cost,
-        "cost_per_1m_docs": (cost / docs * 1_000_000) if cost is not None and docs else None,
-    }
-
-
 def teacher_result(
-    store: Store, task: Task, gold: list[Example], source: str, *, host: PluginHost | None = None
+    store: Store,
+    task: Task,
+    gold: list[Example],
+    source: str,
+    *,
+    host: PluginHost | None = None,
+    cpu_hour_cost: float = 0.05,
 ) -> SourceResult:
     """Scores and utility of a teacher whose gold predictions are in the store.
 
     Speed is sequential-equivalent: total recorded latency of the answers (cache hits keep the
-    latency of the original call), so re-running from the cache does not flatter the teacher.
+    latency of the original call), so re-running from the cache does not flatter the teacher;
+    p50/p95 latency are over the answers' recorded latencies. Cost is the ledger's (the price
+    table) when any answer had a price, else the recorded seconds at ``cpu_hour_cost``.
     """
     preds = store.predictions(source, [ex.id for ex in gold])
     scores, extra = score_source(task, gold, preds, host=host)
-    answered = [p for p in preds.values()]
-    seconds = sum(p.usage.latency_s for p in answered)
+    answered = list(preds.values())
+    latencies = [p.usage.latency_s for p in answered]
+    seconds = sum(latencies)
     words = count_words([ex.text for ex in gold if ex.id in preds])
-    # No price known (a local model, or a provider without a price table entry): cost unknown.
-    cost = sum(p.usage.cost for p in answered) or None
+    priced = sum(p.usage.cost for p in answered)
+    if priced:
+        cost, basis = priced, "price"
+    else:
+        # No price known (a local model, or a provider without a price table entry).
+        cost, basis = compute_cost(seconds, cpu_hour_cost), "compute"
+    utility = Utility.from_timings(
+        docs=len(answered),
+        words=words,
+        seconds=seconds,
+        latencies_s=latencies or None,
+        cost=cost if answered else None,
+        cost_basis=basis,  # type: ignore[arg-type]
+    )
     return SourceResult(
         source=source,
         role="teacher",
         name=source.split("#", 1)[0].removeprefix("teacher:"),
         scores=scores,
-        utility=_utility(len(answered), words, seconds, None, cost),
+        utility=utility.to_dict(),
         extra=extra,
     )
 
@@ -97,26 +116,45 @@ def student_result(
     model_dir: str | Path,
     batch_size: int = 1024,
     host: PluginHost | None = None,
+    cpu_hour_cost: float = 0.05,
+    latency_sample: int = 50,
 ) -> SourceResult:
-    """Predict the gold set with a trained student (timed), store and score the predictions."""
+    """Predict the gold set with a trained student (timed), store and score the predictions.
+
+    Throughput comes from predicting in batches of ``batch_size``; p50/p95 latency from predicting
+    the first ``latency_sample`` documents one at a time; peak memory from one more (traced)
+    predict of the first batch; cost from the batched seconds at ``cpu_hour_cost`` $/CPU-hour.
+    """
     inputs = [ex.without_answer() for ex in gold]
     started = time.perf_counter()
     outputs = []
     for i in range(0, len(inputs), batch_size):
         outputs.extend(student.predict(inputs[i : i + batch_size]))
     seconds = time.perf_counter() - started
+    latencies = single_doc_latencies(student.predict, inputs, latency_sample)
+    peak = peak_memory(student.predict, inputs[:batch_size]) if inputs else None
     preds = [
         Prediction(example_id=ex.id, source=source, output=o.output, confidence=o.confidence)
         for ex, o in zip(gold, outputs, strict=True)
     ]
     store.add_predictions(preds)
     scores, extra = score_source(task, gold, {p.example_id: p for p in preds}, host=host)
-    words = count_words([ex.text for ex in gold])
+    utility = Utility.from_timings(
+        docs=len(gold),
+        words=count_words([ex.text for ex in gold]),
+        seconds=seconds,
+        latencies_s=latencies or None,
+        batch_size=1,
+        model_size_bytes=dir_size(Path(model_dir)),
+        cost=compute_cost(seconds, cpu_hour_cost) if gold else None,
+        cost_basis="compute",
+        peak_memory_bytes=peak,
+    )
     return SourceResult(
         source=source,
         role="student",
         name=source.split("#", 1)[0].removeprefix("student:"),
         scores=scores,
-        utility=_utility(len(gold), words, seconds, dir_size(Path(model_dir)), None),
+        utility=utility.to_dict(),
         extra=extra,
     )

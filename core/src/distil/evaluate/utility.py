@@ -55,6 +55,10 @@ class Utility(BaseModel):
     the timed calls; ``latency_unit`` says whether one call was one document or one batch
     (``batch_size`` documents). Optional figures are ``None`` when unknown: ``cost`` is the money
     spent on the run (in the provider's currency), ``cost_per_1m_docs`` scales it to a million docs.
+    ``cost_basis`` says where the cost came from: ``"price"`` (the provider's price table, via the
+    ledger) or ``"compute"`` (measured seconds × the configured $/CPU-hour, see
+    :func:`compute_cost`). ``peak_memory_bytes`` is the tracemalloc peak of one predict call
+    (Python-heap allocations only: memory a native library allocates on its own is not seen).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -71,6 +75,8 @@ class Utility(BaseModel):
     model_size_bytes: int | None = None
     cost: float | None = None
     cost_per_1m_docs: float | None = None
+    cost_basis: Literal["price", "compute"] | None = None
+    peak_memory_bytes: int | None = None
 
     @classmethod
     def from_timings(
@@ -83,6 +89,8 @@ class Utility(BaseModel):
         batch_size: int | None = None,
         model_size_bytes: int | None = None,
         cost: float | None = None,
+        cost_basis: Literal["price", "compute"] | None = None,
+        peak_memory_bytes: int | None = None,
     ) -> Utility:
         """Derive rates, latency percentiles and cost per million docs from raw measurements.
 
@@ -108,6 +116,8 @@ class Utility(BaseModel):
             model_size_bytes=model_size_bytes,
             cost=cost,
             cost_per_1m_docs=cost / docs * 1_000_000 if cost is not None and docs else None,
+            cost_basis=cost_basis if cost is not None else None,
+            peak_memory_bytes=peak_memory_bytes,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -164,3 +174,92 @@ def measure(
         cost=cost,
     )
     return results, utility
+
+
+# -- money ----------------------------------------------------------------------------------------
+def compute_cost(seconds: float, cpu_hour_cost: float) -> float:
+    """What ``seconds`` of one CPU cost at ``cpu_hour_cost`` $ per CPU-hour.
+
+    This prices models that have no price table (local teachers, students, training runs) from
+    measured wall-clock time on one process; it is an estimate whose rate is an assumption of the
+    config (``[evaluate] cpu_hour_cost``), not a bill.
+    """
+    return seconds * cpu_hour_cost / 3600.0
+
+
+def break_even(
+    *,
+    teacher_cost_per_doc: float | None,
+    student_cost_per_doc: float | None,
+    human_annotations: int,
+    training_seconds: float,
+    seconds_per_annotation: float,
+    annotation_hour_cost: float,
+    cpu_hour_cost: float,
+) -> dict[str, Any]:
+    """After how many documents the distilled student is cheaper than calling the teacher.
+
+    The student's fixed cost is the human time behind its training data
+    (``human_annotations × seconds_per_annotation / 3600 × annotation_hour_cost``) plus its
+    training compute (:func:`compute_cost` of ``training_seconds``); each document then saves
+    ``teacher_cost_per_doc − student_cost_per_doc``. ``break_even_docs`` is fixed / saving, or
+    ``None`` when the student saves nothing per document (it never pays off) or a cost is unknown.
+    Teacher labels the student was trained on are not counted: they were bought either way.
+    """
+    annotation = human_annotations * seconds_per_annotation / 3600.0 * annotation_hour_cost
+    training = compute_cost(training_seconds, cpu_hour_cost)
+    fixed = annotation + training
+    saving = (
+        teacher_cost_per_doc - student_cost_per_doc
+        if teacher_cost_per_doc is not None and student_cost_per_doc is not None
+        else None
+    )
+    return {
+        "human_annotations": human_annotations,
+        "annotation_cost": annotation,
+        "training_seconds": training_seconds,
+        "training_cost": training,
+        "fixed_cost": fixed,
+        "teacher_cost_per_doc": teacher_cost_per_doc,
+        "student_cost_per_doc": student_cost_per_doc,
+        "saving_per_doc": saving,
+        "break_even_docs": fixed / saving if saving is not None and saving > 0 else None,
+    }
+
+
+def single_doc_latencies(
+    fn: Callable[[list[T]], Iterable[Any]], examples: Sequence[T], n: int = 50
+) -> list[float]:
+    """Seconds of ``fn`` on one document at a time, for the first ``n`` of ``examples``.
+
+    Batched throughput hides what one request waits; this is the latency a service calling the
+    model per document sees (p50/p95 are taken over these).
+    """
+    out = []
+    for item in list(examples)[:n]:
+        t0 = time.perf_counter()
+        list(fn([item]))
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def peak_memory(fn: Callable[[list[T]], Iterable[Any]], batch: Sequence[T]) -> int:
+    """The tracemalloc peak (bytes) while ``fn`` predicts ``batch``: Python-heap only.
+
+    Run separately from the timed passes because tracing slows allocation down. Memory that a
+    native library allocates outside Python's allocator (some BLAS buffers, torch) is not counted.
+    """
+    import tracemalloc
+
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start()
+    tracemalloc.reset_peak()
+    base, _ = tracemalloc.get_traced_memory()
+    try:
+        list(fn(list(batch)))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
+    return max(0, peak - base)
