@@ -64,8 +64,9 @@ test: $(VENV)/.installed-dev lint typecheck
 	$(BIN)/pytest
 
 bench: $(VENV)/.installed
-	$(BIN)/python benchmarks/student_overhead.py
 	$(BIN)/python benchmarks/throughput.py
+	$(BIN)/python benchmarks/students.py
+	$(BIN)/python benchmarks/providers.py
 
 clean:
 	rm -rf $(VENV) quickstart-output .pytest_cache .mypy_cache .ruff_cache
