@@ -30,13 +30,11 @@ import random
 import shlex
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _common import best_of, load_split, machine
+from _common import best_of, load_split, machine, sample, timed
 
 import distil
 from distil.annotate.queue import Card, default_order
@@ -78,24 +76,7 @@ class Result:
     teacher_docs_per_s: float = 0.0
 
 
-@contextmanager
-def timed(result: Result, name: str) -> Iterator[None]:
-    """Time one step into ``result.seconds`` and print progress."""
-    print(f"[{result.dataset}] {name} ...", flush=True)
-    started = time.perf_counter()
-    yield
-    result.seconds[name] = time.perf_counter() - started
-    print(f"[{result.dataset}] {name}: {result.seconds[name]:.1f} s", flush=True)
-
-
 # -- data ----------------------------------------------------------------------------------------
-def sample(examples: list[distil.Example], limit: int | None, seed: int) -> list[distil.Example]:
-    """A seeded random sample of ``limit`` rows (all rows, shuffled, when ``limit`` is None)."""
-    rows = list(examples)
-    random.Random(seed).shuffle(rows)
-    return rows[:limit] if limit is not None else rows
-
-
 def load(dataset: str, train_limit: int | None, test_limit: int | None):
     train_all = load_split(dataset, "train")
     labels = sorted({label for ex in train_all for label in ex.labels or []})

@@ -29,13 +29,11 @@ import shlex
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _common import load_split, machine
+from _common import load_split, machine, sample, timed
 
 import distil
 from distil.evaluate import paired_bootstrap
@@ -66,24 +64,7 @@ class Result:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-@contextmanager
-def timed(result: Result, name: str) -> Iterator[None]:
-    """Time one step into ``result.seconds`` and print progress."""
-    print(f"[{result.dataset}] {name} ...", flush=True)
-    started = time.perf_counter()
-    yield
-    result.seconds[name] = time.perf_counter() - started
-    print(f"[{result.dataset}] {name}: {result.seconds[name]:.0f} s", flush=True)
-
-
 # -- data ----------------------------------------------------------------------------------------
-def sample(examples: list[distil.Example], limit: int | None, seed: int) -> list[distil.Example]:
-    """A seeded random sample of ``limit`` rows (all rows, shuffled, when ``limit`` is None)."""
-    rows = list(examples)
-    random.Random(seed).shuffle(rows)
-    return rows[:limit] if limit is not None else rows
-
-
 def load(dataset: str, train_limit: int | None, test_limit: int | None):
     train_all = load_split(dataset, "train")
     labels = sorted({s.label for ex in train_all for s in ex.spans or []})

@@ -84,17 +84,22 @@ def _labels_of(output: TaskOutput | None, what: str, i: int) -> list[str] | None
     return list(output.labels)
 
 
-def _prepare(
-    task: Task,
-    gold: Sequence[TaskOutput],
-    predicted: Sequence[TaskOutput | None],
-) -> _Prepared:
+def _check_pairing(gold: Sequence[TaskOutput], predicted: Sequence[TaskOutput | None]) -> None:
+    """Gold and predictions pair up by index, and there is something to score."""
     if len(gold) != len(predicted):
         raise ValueError(
             f"{len(gold)} gold answers but {len(predicted)} predictions: they must pair up by index"
         )
     if not gold:
         raise ValueError("there are no gold answers to score against")
+
+
+def _prepare(
+    task: Task,
+    gold: Sequence[TaskOutput],
+    predicted: Sequence[TaskOutput | None],
+) -> _Prepared:
+    _check_pairing(gold, predicted)
     multilabel = bool(getattr(task, "multilabel", False))
     index: dict[str, int] = {label: j for j, label in enumerate(task.labels)}
     labels = list(task.labels)
@@ -159,12 +164,7 @@ def _prepare_spans(
     predicted: Sequence[TaskOutput | None],
 ) -> _Prepared:
     """Per-document label ids of exact matches (tp), spurious (fp) and missed (fn) spans."""
-    if len(gold) != len(predicted):
-        raise ValueError(
-            f"{len(gold)} gold answers but {len(predicted)} predictions: they must pair up by index"
-        )
-    if not gold:
-        raise ValueError("there are no gold answers to score against")
+    _check_pairing(gold, predicted)
     index: dict[str, int] = {label: j for j, label in enumerate(task.labels)}
     labels = list(task.labels)
 
