@@ -39,6 +39,7 @@ from .student import Student, StudentPrediction, TrainPair
 from .tasks import NerTask, SpansTask, SpanTask, Task, TextCat
 from .teach.provider import Provider
 from .teach.teacher import PromptTeacher, Teacher
+from .thresholds import Thresholds, tune_thresholds
 
 __version__ = "0.1.0"
 
@@ -50,6 +51,13 @@ _LAZY = {
     "learning_curve": ("distil.evaluate.learning_curve", "learning_curve"),
     "learning_curve_markdown": ("distil.evaluate.learning_curve", "learning_curve_markdown"),
     "plot_learning_curve": ("distil.evaluate.learning_curve", "plot_learning_curve"),
+    # the executor seam (distil.execute): what executor plugins build on
+    "Executor": ("distil.execute", "Executor"),
+    "LocalExecutor": ("distil.execute", "LocalExecutor"),
+    "PredictResult": ("distil.execute", "PredictResult"),
+    "LabelResult": ("distil.teach.runner", "LabelResult"),
+    "pending_examples": ("distil.execute", "pending_examples"),
+    "student_predictions": ("distil.execute", "student_predictions"),
 }
 
 
@@ -97,6 +105,7 @@ __all__ = [
     "TaskOutput",
     "Teacher",
     "TextCat",
+    "Thresholds",
     "TrainPair",
     "TransientProviderError",
     "Usage",
@@ -108,5 +117,6 @@ __all__ = [
     "plot_learning_curve",
     "read_jsonl",
     "score_spans",
+    "tune_thresholds",
     "write_jsonl",
 ]

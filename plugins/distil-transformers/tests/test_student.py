@@ -17,7 +17,6 @@ from distil_transformers import EncoderConfig, TransformersNer, TransformersText
 from distil_transformers.config import default_model_path
 from distil_transformers.ner import bio_tags, decode, word_tags
 from distil_transformers.plugin import make_ner, make_textcat
-from distil_transformers.textcat import _tune_threshold
 
 
 # -- plugin surface ------------------------------------------------------------------------------
@@ -126,13 +125,6 @@ def test_decoding_is_lenient_and_an_i_tag_without_its_b_starts_an_entity():
 
 def test_no_predicted_entity_means_confidence_one():
     assert decode([(0, 2)], [0], [0.51], TAGS) == ([], 1.0)
-
-
-def test_the_multilabel_threshold_tuned_on_dev_maximises_micro_f1():
-    proba = [[0.3, 0.1], [0.35, 0.9], [0.05, 0.2]]
-    gold = [{0}, {0, 1}, set()]
-    # Every t in (0.2, 0.3] is perfect (keeps 0.3, 0.35, 0.9; drops 0.2); ties go nearest 0.5.
-    assert _tune_threshold(proba, gold, default=0.5) == 0.3
 
 
 # -- the save format -------------------------------------------------------------------------------

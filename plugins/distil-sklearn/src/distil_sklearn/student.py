@@ -2,7 +2,7 @@
 
 Exclusive tasks get one multinomial logistic regression. Multi-label tasks get one binary logistic
 regression per label (one-vs-rest) and a decision threshold per label: ``config.threshold``, or
-thresholds tuned on ``dev`` when one is given (see :func:`_tune_thresholds`).
+thresholds tuned on ``dev`` when one is given (see :func:`distil.tune_thresholds`).
 
 Saved models are never pickled: the fitted pipeline is written with skops and loaded only when every
 type it contains is on :data:`TRUSTED_TYPES`; everything else (the task, the label columns, the
@@ -208,11 +208,10 @@ class SklearnTextcat(distil.Student):
             dev_texts, dev_targets = _encode(task, dev, "dev")
             proba = self._probabilities(dev_texts)
             if task.multilabel and self.config.tune_thresholds:
-                gold = np.zeros_like(proba, dtype=bool)
-                for row, idx in enumerate(dev_targets):
-                    gold[row, idx] = True
-                self._thresholds, how = _tune_thresholds(proba, gold, self.config.threshold)
-                report["thresholds"] = how
+                gold = [set(idx) for idx in dev_targets]
+                tuned = distil.tune_thresholds(proba.tolist(), gold, self.config.threshold)
+                self._thresholds = tuned.per_label
+                report["thresholds"] = tuned.describe()
             report["n_dev"] = len(dev_texts)
             report.update(self._dev_scores(proba, dev_targets))
         self.report = report
@@ -405,40 +404,6 @@ def _encode(
         texts.append(example.text)
         targets.append([index[label] for label in checked.labels])
     return texts, targets
-
-
-def _tune_thresholds(proba: Any, gold: Any, default: float) -> tuple[list[float], str]:
-    """Decision thresholds per label, tuned on dev probabilities.
-
-    One global threshold is chosen first, maximising micro-F1 over all labels. A label with at
-    least :data:`MIN_DEV_POSITIVES` dev examples then gets its own threshold maximising its F1;
-    rarer labels keep the global one, since a threshold fitted on a handful of examples overfits.
-    """
-    import numpy as np
-
-    grid = np.round(np.arange(0.05, 0.951, 0.025), 3)
-
-    def f1(pred: Any, truth: Any) -> float:
-        tp = float(np.logical_and(pred, truth).sum())
-        denom = float(pred.sum() + truth.sum())
-        return 2 * tp / denom if denom else 0.0
-
-    # Ties go to the threshold closest to the default, so tuning is stable when it does not matter.
-    order = sorted(grid.tolist(), key=lambda t: (abs(t - default), t))
-    best_global = max(order, key=lambda t: f1(proba >= t, gold))
-    thresholds = [float(best_global)] * proba.shape[1]
-    tuned = 0
-    for j in range(proba.shape[1]):
-        if gold[:, j].sum() >= MIN_DEV_POSITIVES:
-            local = sorted(grid.tolist(), key=lambda t: (abs(t - best_global), t))
-            thresholds[j] = float(max(local, key=lambda t: f1(proba[:, j] >= t, gold[:, j])))
-            tuned += 1
-    how = f"tuned on dev: global {best_global}, per-label for {tuned} label(s)"
-    return thresholds, how
-
-
-#: A multi-label label needs this many dev positives to get its own tuned threshold.
-MIN_DEV_POSITIVES = 10
 
 
 def _one_blas_thread() -> Any:

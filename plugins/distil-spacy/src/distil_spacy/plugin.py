@@ -50,9 +50,13 @@ def make_textcat_multilabel(
     init_tok2vec: str | None = None,
     architecture: Literal["ensemble", "bow"] = "ensemble",
     threshold: float = 0.5,
+    tune_thresholds: bool = True,
     predict_batch_size: int = 256,
 ) -> distil.Student:
-    """``spacy.textcat_multilabel.v1``: multi-label text classification (``textcat_multilabel``)."""
+    """``spacy.textcat_multilabel.v1``: multi-label text classification (``textcat_multilabel``).
+
+    A label is chosen when its score reaches its threshold: ``threshold``, or thresholds tuned on
+    the dev set when ``tune_thresholds`` and a dev set is given (``distil.tune_thresholds``)."""
     keys = dict(locals())
     from .student import SpacyTextcatMultilabel
 

@@ -45,6 +45,7 @@ class SpacyConfig:
     source_ner: bool = True
     architecture: Literal["ensemble", "bow"] = "ensemble"
     threshold: float = 0.5
+    tune_thresholds: bool = True
     max_span_length: int = 6
     predict_batch_size: int = 256
 
@@ -331,6 +332,15 @@ class SpacyTextcat(SpacyStudent):
         assert isinstance(output, distil.Categories) and self.task is not None
         set_cats(doc, output, self.task.labels)
 
+    def prepare(self) -> None:
+        """The decision threshold of each label: tuned on dev (saved in the fit report) or fixed."""
+        task = self._require_fitted()
+        tuned = self.report.get("thresholds")
+        tuned = tuned if isinstance(tuned, dict) else {}
+        self.thresholds = {
+            label: float(tuned.get(label, self.config.threshold)) for label in task.labels
+        }
+
     def read(self, docs: list[Any]) -> list[distil.StudentPrediction]:
         task = self._require_fitted()
         assert isinstance(task, distil.TextCat)
@@ -345,7 +355,7 @@ class SpacyTextcat(SpacyStudent):
                 best = max(labels, key=scores.__getitem__)
                 out.append(distil.StudentPrediction(construct([best], scores), scores[best]))
                 continue
-            chosen = [label for label in labels if scores[label] >= self.config.threshold]
+            chosen = [label for label in labels if scores[label] >= self.thresholds[label]]
             if chosen:
                 confidence = min(scores[label] for label in chosen)
             else:
@@ -366,6 +376,31 @@ class SpacyTextcatMultilabel(SpacyTextcat):
     component: ClassVar[str] = "textcat_multilabel"
     supports_multilabel: ClassVar[bool] = True
     exclusive: ClassVar[bool] = False
+
+    def fit(
+        self,
+        task: distil.Task,
+        train: list[distil.TrainPair],
+        dev: list[distil.TrainPair] | None = None,
+    ) -> dict[str, Any]:
+        """Train, then tune the decision thresholds on ``dev`` (see :func:`distil.tune_thresholds`).
+
+        A fixed 0.5 chooses almost nothing when there are many labels and few positives each.
+        """
+        report = super().fit(task, train, dev)
+        assert isinstance(task, distil.TextCat)
+        if task.multilabel and dev and self.config.tune_thresholds:
+            docs = self.nlp.pipe(
+                (ex.text for ex, _ in dev), batch_size=self.config.predict_batch_size
+            )
+            scores = [[float(doc.cats.get(label, 0.0)) for label in task.labels] for doc in docs]
+            gold = [{task.labels.index(x) for x in out.labels} for _, out in dev]  # type: ignore[union-attr]
+            tuned = distil.tune_thresholds(scores, gold, self.config.threshold)
+            self.report["thresholds"] = dict(zip(task.labels, tuned.per_label, strict=True))
+            self.report["thresholds_how"] = tuned.describe()
+            report = json.loads(json.dumps(self.report))
+        self.prepare()  # the base class prepared before this fit's report was set
+        return report
 
 
 # -- spans ---------------------------------------------------------------------------------------

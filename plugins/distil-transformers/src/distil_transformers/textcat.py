@@ -85,7 +85,8 @@ class TransformersTextcat(distil.Student):
             proba = self._probabilities(dev_texts)
             gold = [set(t) for t in dev_targets]
             if task.multilabel and cfg.tune_threshold:
-                self.threshold = _tune_threshold(proba, gold, cfg.threshold)
+                tuned = distil.tune_thresholds(proba, gold, cfg.threshold, per_label=False)
+                self.threshold = tuned.global_threshold
                 report["threshold"] = f"tuned on dev: {self.threshold}"
             predicted = [set(self._choose(row)[0]) for row in proba]
             report["n_dev"] = len(dev_texts)
@@ -207,15 +208,3 @@ def _micro_f1(gold: list[set[int]], predicted: list[set[int]]) -> float:
     tp = sum(len(g & p) for g, p in zip(gold, predicted, strict=True))
     total = sum(map(len, gold)) + sum(map(len, predicted))
     return 2 * tp / total if total else 0.0
-
-
-def _tune_threshold(proba: list[list[float]], gold: list[set[int]], default: float) -> float:
-    """One global threshold (grid 0.05 to 0.95 by 0.025) maximising micro-F1 on dev; ties go
-    to the value closest to ``default``, so tuning is stable when it does not matter."""
-    grid = [round(0.05 + 0.025 * i, 3) for i in range(37)]
-
-    def f1(t: float) -> float:
-        predicted = [{j for j, p in enumerate(row) if p >= t} for row in proba]
-        return _micro_f1(gold, predicted)
-
-    return max(sorted(grid, key=lambda t: (abs(t - default), t)), key=f1)
