@@ -18,7 +18,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: quickstart test install install-dev lint typecheck bench clean
+.PHONY: quickstart test install install-dev lint typecheck bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,7 +36,7 @@ $(VENV)/.installed: $(BIN)/python $(PYPROJECTS)
 # The annotation app's browser tests drive Debian's chromium with Playwright (never a browser
 # download by the test tool): apt installs it when it is missing and we are root.
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PIP) install $(PIP_FLAGS) "pytest>=8" "ruff>=0.6" "mypy>=1.10" -e "plugins/distil-annotate[test]" $(QUIET_PIP)
+	$(PIP) install $(PIP_FLAGS) "pytest>=8" "ruff>=0.6" "mypy>=1.10" "mkdocs==1.6.1" -e "plugins/distil-annotate[test]" $(QUIET_PIP)
 	@if [ ! -x /usr/bin/chromium ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
@@ -69,5 +69,12 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/students.py
 	$(BIN)/python benchmarks/providers.py
 
+# Regenerate the references (hooks, CLI, config) from the installed code, then build the static site.
+docs: $(VENV)/.installed-dev
+	$(BIN)/python scripts/gen_hook_docs.py
+	$(BIN)/python scripts/gen_cli_docs.py
+	$(BIN)/python scripts/gen_config_docs.py
+	$(BIN)/mkdocs build --strict
+
 clean:
-	rm -rf $(VENV) quickstart-output .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) quickstart-output site .pytest_cache .mypy_cache .ruff_cache

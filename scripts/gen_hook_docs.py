@@ -8,9 +8,17 @@ from __future__ import annotations
 
 import inspect
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "hooks.md"
+
+
+def signature(name: str, fn: Callable[..., Any]) -> str:
+    """The line hooks.md shows for a hookspec (tests/test_docs_meta.py checks it is there)."""
+    sig = str(inspect.signature(fn)).replace("'", "")
+    return f"def {name}{sig}"
 
 
 def render() -> str:
@@ -29,8 +37,7 @@ def render() -> str:
             continue
         opts = getattr(fn, "distil_spec", {}) or {}
         first = " (firstresult)" if opts.get("firstresult") else ""
-        sig = str(inspect.signature(fn)).replace("'", "")
-        lines += [f"## `{name}`{first}", "", "```python", f"def {name}{sig}", "```", ""]
+        lines += [f"## `{name}`{first}", "", "```python", signature(name, fn), "```", ""]
         lines += [inspect.getdoc(fn) or "", ""]
     return "\n".join(lines).rstrip() + "\n"
 

@@ -398,7 +398,9 @@ def test_training_records_follow_the_train_stages_rule(tmp_path):
 
 def test_the_docs_example_exports_the_stores_training_data(records, tmp_path, monkeypatch):
     docs = Path(__file__).resolve().parents[3] / "docs" / "exporters.md"
-    [snippet] = re.findall(r"```python\n(.*?)```", docs.read_text(encoding="utf-8"), re.DOTALL)
+    [snippet] = re.findall(
+        r"```python(?: no-run)?\n(.*?)```", docs.read_text(encoding="utf-8"), re.DOTALL
+    )
     teacher_records = [r for r in records("sms_spam")[:30] if r.source.startswith("teacher:")]
     store = distil.Store(tmp_path / "distil.db")
     store.add_examples([r.example for r in teacher_records], "train")
