@@ -8,6 +8,12 @@ error. ``DISTIL_PLUGINS=a,b`` loads only those entry points; ``DISTIL_DISABLE_PL
 
 Registration hooks get a ``register(name, factory)`` callback bound to the calling plugin, so every
 registered name knows its plugin, and a name registered twice is an error naming both plugins.
+
+A plugin declares the distil versions it supports as its distribution's requirement on ``distil``
+(``dependencies = ["distil>=0.1,<0.3"]``) or, for a module registered without a distribution, a
+``DISTIL_CORE = ">=0.1,<0.3"`` attribute (which wins when both are set). Outside that range the
+plugin still loads, with a warning naming it (strict mode raises); ``distil plugins`` shows the range.
+``DISTIL_TRACE_PLUGINS=1`` prints every hook call, the registration hooks included, to stderr.
 """
 
 from __future__ import annotations
@@ -56,6 +62,9 @@ KNOWN_PACKAGES: dict[str, str] = {
     "conll": "distil-exporters",
     "hf": "distil-exporters",
     "ray": "distil-ray",
+    "rules": "distil-contrib-rules",
+    "csv": "distil-contrib-csv",
+    "fasttext": "distil-contrib-fasttext",
 }
 NAME_RE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*\.v[0-9]+$")
 BUILTIN = "distil"
@@ -94,6 +103,10 @@ class PluginInfo:
     error: str | None = None
     hooks: list[str] = field(default_factory=list)
     registered: dict[str, list[str]] = field(default_factory=dict)
+    #: The distil versions the plugin supports (a PEP 440 specifier), None when undeclared.
+    supports: str | None = None
+    #: False when this distil is outside ``supports``; None when there is nothing to check.
+    compatible: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -105,6 +118,8 @@ class PluginInfo:
             "error": self.error,
             "hooks": self.hooks,
             "registered": self.registered,
+            "supports": self.supports,
+            "compatible": self.compatible,
         }
 
 
@@ -131,7 +146,8 @@ class PluginHost:
         self.deny = (_env_list("DISTIL_DISABLE_PLUGINS") or set()) if deny is None else deny
         self.plugins: dict[str, PluginInfo] = {}
         self.registries: dict[str, dict[str, Registered]] = {k: {} for k in REGISTRIES}
-        if _env_flag("DISTIL_TRACE_PLUGINS"):
+        self._tracing = _env_flag("DISTIL_TRACE_PLUGINS")
+        if self._tracing:
             self._trace()
         self._load_module(BUILTIN, "distil.builtins", version=_version("distil"), dist="distil")
         for name, module in modules:
@@ -176,7 +192,14 @@ class PluginHost:
             if not self._allowed(ep.name, dist):
                 self.plugins[ep.name] = PluginInfo(ep.name, ep.value, version, dist, "disabled")
                 continue
-            self._load_module(ep.name, ep.value, version=version, dist=dist, loader=ep.load)
+            self._load_module(
+                ep.name,
+                ep.value,
+                version=version,
+                dist=dist,
+                loader=ep.load,
+                supports=requirement_on_distil(ep.dist.requires if ep.dist else None),
+            )
 
     def _load_module(
         self,
@@ -186,6 +209,7 @@ class PluginHost:
         version: str | None = None,
         dist: str | None = None,
         loader: Callable[[], Any] | None = None,
+        supports: str | None = None,
     ) -> None:
         modname = (
             module
@@ -216,6 +240,30 @@ class PluginHost:
             h.name for h in self.pm.get_hookcallers(obj) or [] if h.name in _hook_names()
         )
         self.plugins[name] = info
+        declared = getattr(obj, "DISTIL_CORE", None)
+        info.supports = declared if isinstance(declared, str) else supports
+        self._check_core_version(info)
+
+    def _check_core_version(self, info: PluginInfo) -> None:
+        """Warn (strict: raise) when this distil is outside the versions the plugin supports."""
+        if not info.supports or info.name == BUILTIN:
+            return
+        core = _version("distil") or _core_version_attr()
+        verdict = version_in_range(core, info.supports)
+        if isinstance(verdict, str):  # the declared range itself is malformed
+            info.compatible = False
+            message = f"declares an invalid distil version range {info.supports!r}: {verdict}"
+        else:
+            info.compatible = verdict
+            if verdict:
+                return
+            message = (
+                f"supports distil {info.supports} but this is distil {core}; it may break. "
+                "Upgrade the plugin, or install a distil version it supports"
+            )
+        if self.strict:
+            raise PluginError(f"plugin '{info.name}' ({info.module}) {message}")
+        logger.warning("distil: plugin '%s' (%s) %s.", info.name, info.module, message)
 
     def _collect_registrations(self) -> None:
         for kind, hookname in REGISTRIES.items():
@@ -225,6 +273,11 @@ class PluginHost:
             for impl in caller.get_hookimpls():
                 plugin = self.pm.get_name(impl.plugin) or "?"
                 register = self._register_for(kind, plugin)
+                if self._tracing:  # registration hooks are called one by one, not through pluggy
+                    print(
+                        f"distil trace: {hookname}(register=<{kind}>) -> [{plugin}]",
+                        file=sys.stderr,
+                    )
                 try:
                     impl.function(**{a: register for a in impl.argnames})
                 except DuplicateNameError:
@@ -327,6 +380,45 @@ def _short(value: Any) -> str:
 
 def _hook_names() -> set[str]:
     return {n for n in dir(hookspecs) if n.startswith(("register_", "distil_"))}
+
+
+def requirement_on_distil(requires: Iterable[str] | None) -> str | None:
+    """The version specifier of a distribution's requirement on ``distil`` (None: no range).
+
+    Requirements that apply only with an extra (``distil>=0.2; extra == "x"``) are ignored.
+    """
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    for line in requires or ():
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            continue
+        if canonicalize_name(req.name) != BUILTIN:
+            continue
+        if req.marker is not None and "extra" in str(req.marker):
+            continue
+        return str(req.specifier) or None
+    return None
+
+
+def version_in_range(version: str, spec: str) -> bool | str:
+    """True when ``version`` is in the PEP 440 range ``spec`` (pre-releases count); a string
+    saying what is wrong when ``spec`` is not a valid range."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        specifier = SpecifierSet(spec)
+    except InvalidSpecifier as exc:
+        return str(exc)
+    return specifier.contains(version, prereleases=True)
+
+
+def _core_version_attr() -> str:
+    from . import __version__
+
+    return __version__
 
 
 def _version(dist: str) -> str | None:

@@ -10,7 +10,7 @@ import sys
 import typer
 
 from ..errors import DistilError
-from . import init_cmd, plugins_cmd, stages
+from . import init_cmd, new_plugin_cmd, plan_cmd, plugins_cmd, stages
 
 app = typer.Typer(
     name="distil",
@@ -21,6 +21,8 @@ app = typer.Typer(
 )
 plugins_cmd.register(app)
 init_cmd.register(app)
+plan_cmd.register(app)
+new_plugin_cmd.register(app)
 stages.register(app)
 
 
@@ -48,10 +50,12 @@ def main() -> None:
     except Exception as exc:  # click's own usage errors
         import click
 
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
+        # typer >= 0.20 raises errors of its vendored click, not of the `click` package.
+        vendored = [c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"]
+        if isinstance(exc, (click.exceptions.ClickException, *vendored)):
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+        if isinstance(exc, click.exceptions.Abort | typer.Abort):
             sys.exit(1)
         raise
 

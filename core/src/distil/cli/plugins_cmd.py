@@ -35,5 +35,9 @@ def register(app: typer.Typer) -> None:
             status = {"loaded": "[green]loaded[/]", "failed": "[red]failed[/]"}.get(
                 info.status, info.status
             )
-            table.add_row(info.name, info.version or "-", status, registered or "-")
+            version = info.version or "-"
+            if info.supports:  # the distil versions it supports; red when this one is not
+                style = "red" if info.compatible is False else "dim"
+                version += f"\n[{style}]distil {info.supports}[/]"
+            table.add_row(info.name, version, status, registered or "-")
         Console().print(table)
