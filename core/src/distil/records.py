@@ -66,7 +66,30 @@ class Spans(Record):
     spans: list[Span] = Field(default_factory=list)
 
 
-TaskOutput = Annotated[Categories | Spans, Field(discriminator="kind")]
+class Extraction(Record):
+    """Output of an ``extract`` task: one record of the user's pydantic schema, as JSON data.
+
+    ``data`` is the validated record (``model_dump(mode="json")``); the task turns it back into an
+    instance of the user's model (:meth:`distil.tasks.extract.ExtractTask.instance`). ``teacher``
+    names the fields that the teacher filled where a student filled the rest (a composite
+    student's answer served through the cascade); ``pending`` the fields nobody has filled yet.
+    Two extractions are equal when their records are: the provenance marks do not count.
+    """
+
+    kind: Literal["extraction"] = "extraction"
+    data: dict[str, Any]
+    teacher: list[str] = Field(default_factory=list)
+    pending: list[str] = Field(default_factory=list)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Extraction):
+            return self.data == other.data
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+TaskOutput = Annotated[Categories | Spans | Extraction, Field(discriminator="kind")]
 
 
 class Example(Record):

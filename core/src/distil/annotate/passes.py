@@ -22,11 +22,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ..records import Categories, Prediction, Spans
+from ..records import Categories, Extraction, Prediction, Spans
 from ..tasks import SpanTask, Task, TextCat
 from .resolve import REVIEW_PASS
 
-__all__ = ["FIX_PASS", "Mode", "Pass", "plan_passes"]
+__all__ = ["FIX_PASS", "Mode", "Pass", "extract_passes", "plan_passes"]
 
 Mode = Literal["binary", "choice", "multi", "spans", "review"]
 FIX_PASS = "fix"
@@ -64,6 +64,9 @@ def correction_mode(task: Task) -> Mode:
 
 def plan_passes(task: Task) -> list[Pass]:
     """The passes of ``task``, in the order an annotator should take them."""
+    subtasks = getattr(getattr(task, "plan", None), "subtasks", None)
+    if task.kind == "extract" and subtasks is not None:
+        return extract_passes(subtasks)
     if isinstance(task, TextCat) and not task.multilabel:
         passes = [Pass("check", "binary", "Is the teacher's label right?")]
         fix_title = "Choose the right label"
@@ -84,10 +87,29 @@ def plan_passes(task: Task) -> list[Pass]:
     return passes
 
 
-def claim(p: Pass, output: Categories | Spans | None) -> str:
+def extract_passes(subtasks: dict[str, Task]) -> list[Pass]:
+    """An ``extract`` task's passes: each subtask's own focused passes, named ``SUBTASK/PASS``.
+
+    One field (or, for the span subtask, one span label) per check pass, then each subtask's fix
+    pass, then one review pass: an annotator checks the intent, then the slots, never the whole
+    record at once. The annotation app does not serve these passes yet (docs/extract.md).
+    """
+    passes = []
+    for name, sub in subtasks.items():
+        for p in plan_passes(sub):
+            if p.name == REVIEW_PASS:
+                continue
+            field = name.removeprefix("textcat:")
+            title = f"{field}: {p.title}" if name.startswith("textcat:") else p.title
+            passes.append(Pass(f"{name}/{p.name}", p.mode, title, p.label))
+    passes.append(Pass(REVIEW_PASS, "review", "Resolve disagreements between annotators"))
+    return passes
+
+
+def claim(p: Pass, output: Categories | Spans | Extraction | None) -> str:
     """The statement a binary card asks the annotator to accept or reject."""
-    if output is None:
-        return ""
+    if output is None or isinstance(output, Extraction):
+        return ""  # a whole record is never one claim: its subtasks' passes ask about each part
     if isinstance(output, Categories):
         if p.label is None:
             return ", ".join(output.labels)

@@ -187,7 +187,10 @@ def summary_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     else:
         rows = [
             row("role", lambda s: s["role"]),
-            row("accuracy", lambda s: _with_ci(s["scores"], "accuracy")),
+            row(
+                "exact-record match" if report["task"].get("kind") == "extract" else "accuracy",
+                lambda s: _with_ci(s["scores"], "accuracy"),
+            ),
             row("macro-F1", lambda s: _with_ci(s["scores"], "macro_f1")),
             row("micro-F1", lambda s: _with_ci(s["scores"], "micro_f1")),
         ]
@@ -374,6 +377,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         mode += ", span-exact scores"
     else:
         mode = "multi-label" if task.get("multilabel") else "exclusive"
+    if task.get("kind") == "extract":  # labels are the schema's fields (distil.extract.scoring)
+        mode = f"records of {task.get('schema')}, scored per field and per record"
     lines = [
         f"# distil evaluation: {task.get('kind', 'task')} on {gold['name']}",
         "",
@@ -411,6 +416,8 @@ def render_markdown(report: dict[str, Any]) -> str:
                 + (f" ({answers})" if answers else "")
             )
     per_label = "## F1 per label (span-exact)" if is_span_report(report) else "## F1 per label"
+    if task.get("kind") == "extract":
+        per_label = "## F1 per field (span fields exact on the value)"
     lines += ["", per_label, "", *_md_table(*label_rows(report)), ""]
     meta = report.get("meta", {})
     stamp = ", ".join(f"{k}: {v}" for k, v in meta.items() if v is not None)

@@ -25,6 +25,7 @@ from typing import Any
 from fastapi import Body, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse
 
+from distil import ConfigError
 from distil.annotate import AnswerError, Workspace
 
 STATIC = Path(__file__).parent / "static"
@@ -40,6 +41,14 @@ def open_workspace(config: Path, dataset: str = "train", source: str | None = No
     from distil.project import Project
 
     project = Project.from_config(config)
+    if project.config.task.kind == "extract":
+        project.close()
+        # Its passes are planned per subtask (distil.annotate.passes), but answers are still
+        # stored per whole record: accepting one field would accept the whole record.
+        raise ConfigError(
+            f"{config}: the annotation app does not serve extract tasks yet; correct records with "
+            'distil import (rows {"id": ..., "record": {...}}), see docs/extract.md'
+        )
     if not project.store.examples(dataset, limit=1):
         project.import_data()
     workspace = Workspace(

@@ -1,0 +1,187 @@
+"""Scores of extracted records: per field, and per record.
+
+A field's value becomes a set of *items* per document, and items are compared exactly:
+
+* textcat fields (Literal, Enum, bool, list of those): the chosen value(s); ``None`` is no item;
+* span fields: the span text(s), whitespace runs collapsed, case kept. This is span-exact on the
+  value: a partial string gets no credit (the composite's spans come from character offsets, the
+  teacher's from its copied strings, the gold from the data's offsets, so the text is the common
+  ground);
+* fields that stay with the teacher: the JSON of the value.
+
+Per field, ``p = tp/(tp+fp)``, ``r = tp/(tp+fn)``, ``f1 = 2tp/(2tp+fp+fn)`` (0 for a zero
+denominator), ``support`` the gold items, and ``accuracy`` the share of documents whose value is
+exactly right. A failed record (``None``: the answer did not validate) has no items: every gold item
+is a miss and the record is not an exact match. The top level has the shape of the other tasks'
+scores so the report shows it unchanged: ``accuracy`` is the **exact-record match** (every field
+right; also under ``exact_record``), ``micro_*`` pool every field's items, ``macro_*`` average the
+fields that occur in gold or predictions, ``per_label`` is per field. Bootstrap intervals (over
+documents) cover exact-record match, micro-F1 and macro-F1.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from ..evaluate.metrics import _draws, _interval, _ratio
+from ..records import Extraction, TaskOutput
+from .plan import FieldPlan, Plan, get_path
+
+_WS = re.compile(r"\s+")
+#: One document's nonzero counts: (field index, tp, fp, fn).
+_DocCounts = list[tuple[int, int, int, int]]
+
+
+def _items(f: FieldPlan, data: dict[str, Any] | None) -> frozenset[str]:
+    if data is None:
+        return frozenset()
+    value = get_path(data, f.path)
+    values = list(value) if isinstance(value, list) else [value]
+    out = set()
+    for v in values:
+        if v is None:
+            continue
+        if f.kind == "span":
+            out.add(_WS.sub(" ", str(v)).strip())
+        elif f.kind == "teacher":
+            out.add(json.dumps(v, sort_keys=True))
+        else:
+            out.add(json.dumps(v))
+    return frozenset(out)
+
+
+def _data(output: TaskOutput | None) -> dict[str, Any] | None:
+    if output is None:
+        return None
+    if not isinstance(output, Extraction):
+        raise TypeError(f"extract scores extractions, got {type(output).__name__}")
+    return output.data
+
+
+class _Prepared:
+    def __init__(self, plan: Plan, gold: Sequence[TaskOutput], pred: Sequence[TaskOutput | None]):
+        if len(gold) != len(pred):
+            raise ValueError(f"{len(gold)} gold records but {len(pred)} predictions")
+        self.fields = plan.fields
+        self.docs: list[_DocCounts] = []
+        self.exact: list[int] = []
+        self.field_right = [0] * len(self.fields)
+        self.failed = 0
+        for g, p in zip(gold, pred, strict=True):
+            gd, pd = _data(g), _data(p)
+            self.failed += pd is None
+            counts: _DocCounts = []
+            right = True
+            for j, f in enumerate(self.fields):
+                gi, pi = _items(f, gd), _items(f, pd)
+                same = pd is not None and gi == pi
+                self.field_right[j] += same
+                right = right and same
+                tp = len(gi & pi)
+                fp, fn = len(pi) - tp, len(gi) - tp
+                if tp or fp or fn:
+                    counts.append((j, tp, fp, fn))
+            self.docs.append(counts)
+            self.exact.append(int(right))
+
+    @property
+    def n(self) -> int:
+        return len(self.docs)
+
+    def summary(self, idx: Sequence[int]) -> dict[str, float]:
+        k = len(self.fields)
+        tp, fp, fn = [0] * k, [0] * k, [0] * k
+        for i in idx:
+            for j, a, b, c in self.docs[i]:
+                tp[j] += a
+                fp[j] += b
+                fn[j] += c
+        present = [j for j in range(k) if tp[j] or fp[j] or fn[j]]
+        t, f_p, f_n = sum(tp), sum(fp), sum(fn)
+        macro = [(tp[j], fp[j], fn[j]) for j in present]
+        m = len(macro)
+        return {
+            "accuracy": _ratio(sum(self.exact[i] for i in idx), len(idx)),
+            "micro_p": _ratio(t, t + f_p),
+            "micro_r": _ratio(t, t + f_n),
+            "micro_f1": _ratio(2 * t, 2 * t + f_p + f_n),
+            "macro_p": _ratio(sum(_ratio(a, a + b) for a, b, _ in macro), m),
+            "macro_r": _ratio(sum(_ratio(a, a + c) for a, _, c in macro), m),
+            "macro_f1": _ratio(sum(_ratio(2 * a, 2 * a + b + c) for a, b, c in macro), m),
+        }
+
+
+def score_records(
+    plan: Plan,
+    gold: Sequence[TaskOutput],
+    predicted: Sequence[TaskOutput | None],
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Per-field and per-record scores of ``predicted`` against ``gold`` (module docstring)."""
+    prep = _Prepared(plan, gold, predicted)
+    everything = list(range(prep.n))
+    result: dict[str, Any] = {"n": prep.n, **prep.summary(everything)}
+    result["exact_record"] = result["accuracy"]
+    result["failure_rate"] = _ratio(prep.failed, prep.n)
+    result["failures"] = prep.failed
+    per_field: dict[str, dict[str, Any]] = {}
+    totals = {j: [0, 0, 0] for j in range(len(prep.fields))}
+    for doc in prep.docs:
+        for j, a, b, c in doc:
+            totals[j][0] += a
+            totals[j][1] += b
+            totals[j][2] += c
+    for j, f in enumerate(prep.fields):
+        a, b, c = totals[j]
+        per_field[f.path] = {
+            "p": _ratio(a, a + b),
+            "r": _ratio(a, a + c),
+            "f1": _ratio(2 * a, 2 * a + b + c),
+            "support": a + c,
+            "accuracy": _ratio(prep.field_right[j], prep.n),
+            "kind": f.kind,
+        }
+    result["macro_labels"] = sum(1 for a, b, c in totals.values() if a or b or c)
+    result["per_label"] = per_field
+    samples = [prep.summary(idx) for idx in _draws(prep.n, n_boot, seed)] if prep.n else []
+    metrics = ("accuracy", "micro_f1", "macro_f1")
+    result["ci"] = {m: _interval([s[m] for s in samples]) for m in metrics} if samples else {}
+    result["n_boot"] = n_boot
+    return result
+
+
+def paired_records(
+    plan: Plan,
+    gold: Sequence[TaskOutput],
+    pred_a: Sequence[TaskOutput | None],
+    pred_b: Sequence[TaskOutput | None],
+    *,
+    metric: str = "macro_f1",
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Paired percentile bootstrap of two sources' records, shaped like
+    :func:`distil.evaluate.metrics.paired_bootstrap` (``accuracy`` is exact-record match)."""
+    a, b = _Prepared(plan, gold, pred_a), _Prepared(plan, gold, pred_b)
+    everything = list(range(a.n))
+    if metric not in a.summary(everything):
+        raise ValueError(f"unknown metric {metric!r} for extract records")
+    value_a, value_b = a.summary(everything)[metric], b.summary(everything)[metric]
+    delta = value_a - value_b
+    deltas = [a.summary(i)[metric] - b.summary(i)[metric] for i in _draws(a.n, n_boot, seed)]
+    flips = sum(1 for d in deltas if d * delta <= 0)
+    return {
+        "metric": metric,
+        "value_a": value_a,
+        "value_b": value_b,
+        "delta": delta,
+        "ci": _interval(deltas),
+        "p_value": 1.0 if delta == 0 else min(1.0, 2.0 * flips / n_boot),
+        "n": a.n,
+        "n_boot": n_boot,
+    }

@@ -1,0 +1,274 @@
+"""The ``extract`` task: fill a user's own pydantic model from a text.
+
+The user names the model by import path (``schema = "myproject.schemas:Booking"``). The LLM
+teacher is asked for the whole record through structured output (the model's JSON schema, with
+``$ref``s inlined so grammar-constrained local models and strict APIs both accept it); the answer is
+validated by pydantic. An answer that fails validation — a wrong type, a value outside a
+``Literal``, a missing required field (a *partial* record) — is a
+:class:`~distil.errors.ParseError` whose message lists every failing field: the teacher loop
+stores it as a failed prediction with the raw answer, so it is counted and shown, never repaired.
+
+The planner (:mod:`distil.extract.plan`) splits the schema into subtasks a small model can learn;
+the task keeps the plan so that every stage (train, annotate, evaluate) reads the same one.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import json
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ValidationError
+
+from ..errors import ConfigError, DataError, ParseError
+from ..records import Categories, Example, Extraction, TaskOutput
+from .base import Task
+
+
+def import_schema(path: str) -> type[BaseModel]:
+    """The pydantic model named ``"package.module:Model"`` (``Outer.Inner`` allowed after ``:``)."""
+    if not isinstance(path, str) or ":" not in path:
+        raise ConfigError(
+            f"task.schema: {path!r} must name a pydantic model as 'package.module:Model'"
+        )
+    module_name, _, attr = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"task.schema: cannot import module '{module_name}': {exc}") from None
+    obj: Any = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ConfigError(f"task.schema: module '{module_name}' has no attribute '{attr}'")
+        obj = getattr(obj, part)
+    if not (isinstance(obj, type) and issubclass(obj, BaseModel)):
+        raise ConfigError(f"task.schema: '{path}' is not a pydantic model (got {obj!r})")
+    return obj
+
+
+def inline_refs(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with every ``{"$ref": "#/$defs/X"}`` replaced by the definition (no ``$defs``).
+
+    Recursive models cannot be inlined: they raise a ConfigError (they cannot be decomposed
+    either).
+    """
+    defs = schema.get("$defs", {})
+
+    def walk(node: Any, seen: tuple[str, ...]) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                name = ref.removeprefix("#/$defs/")
+                if name in seen:
+                    raise ConfigError(f"task.schema: model '{name}' is recursive")
+                merged = {**defs[name], **{k: v for k, v in node.items() if k != "$ref"}}
+                return walk(merged, (*seen, name))
+            return {k: walk(v, seen) for k, v in node.items() if k != "$defs"}
+        if isinstance(node, list):
+            return [walk(v, seen) for v in node]
+        return node
+
+    result: dict[str, Any] = walk(copy.deepcopy(schema), ())
+    return result
+
+
+def validation_reason(exc: ValidationError) -> str:
+    """Every failing field of a pydantic error in one line: ``intent: Input should be ...``."""
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "<record>"
+        kind = "missing" if err["type"] == "missing" else err["msg"]
+        parts.append(f"{where}: {kind}")
+    return f"{len(parts)} invalid field(s): " + "; ".join(parts)
+
+
+class ExtractTask(Task):
+    """Fill ``schema`` (a pydantic model) from a text; the labels are its dotted leaf fields."""
+
+    kind: ClassVar[str] = "extract"
+    template: ClassVar[str] = "extract.jinja2"
+
+    def __init__(
+        self,
+        schema: type[BaseModel],
+        fields: dict[str, str] | None = None,
+        instructions: str | None = None,
+        shots: list[Example] | None = None,
+        descriptions: dict[str, str] | None = None,
+    ) -> None:
+        from ..extract.plan import plan_schema
+
+        self.schema = schema
+        self.plan = plan_schema(schema, fields)
+        self.overrides = dict(fields or {})
+        labels = [f.path for f in self.plan.fields]
+        schema_descriptions = {
+            f.path: info.description
+            for f in self.plan.fields
+            if (info := _field_info(schema, f.path)) is not None and info.description
+        }
+        super().__init__(
+            labels, {**schema_descriptions, **(descriptions or {})}, instructions, shots
+        )
+
+    @property
+    def schema_path(self) -> str:
+        return f"{self.schema.__module__}:{self.schema.__qualname__}"
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **super().describe(),
+            "schema": self.schema_path,
+            "json_schema": self.json_schema(),
+            "fields": dict(self.overrides),
+        }
+
+    def json_schema(self) -> dict[str, Any]:
+        return inline_refs(self.schema.model_json_schema())
+
+    # -- parse and validate -------------------------------------------------------------------
+    def validate_data(self, data: Any) -> dict[str, Any]:
+        """``data`` validated by the schema, as JSON data; ParseError naming every bad field."""
+        if not isinstance(data, dict):
+            raise ParseError(f"expected a JSON object for {self.schema.__name__}, got {data!r}")
+        try:
+            instance = self.schema.model_validate(data)
+        except ValidationError as exc:
+            raise ParseError(validation_reason(exc)) from None
+        dumped: dict[str, Any] = instance.model_dump(mode="json")
+        return dumped
+
+    def from_answer(self, data: Any, example: Example) -> TaskOutput:
+        return Extraction(data=self.validate_data(data))
+
+    def validate_output(self, output: TaskOutput) -> TaskOutput:
+        if not isinstance(output, Extraction):
+            raise ParseError(f"extract expects an extraction, got {output.kind}")
+        if output.pending:
+            return output  # a composite answer still waiting for the teacher: checked later
+        return output.model_copy(update={"data": self.validate_data(output.data)})
+
+    def instance(self, output: Extraction) -> BaseModel:
+        """The user's model filled from ``output``: what the teacher and the composite return."""
+        return self.schema.model_validate(output.data)
+
+    # -- gold ---------------------------------------------------------------------------------
+    def reference(self, example: Example) -> TaskOutput | None:
+        """The gold record: ``meta["record"]``, else built from the example's labels and spans.
+
+        From labels and spans: a textcat field takes the example's label that is one of its
+        choices; a span field the text of the spans labelled with its dotted name; a field that
+        stays with the teacher has no gold there (it needs ``meta["record"]``) and is left unset.
+        """
+        record = example.meta.get("record")
+        if record is None:
+            if example.labels is None and example.spans is None:
+                return None
+            record = self.record_from_annotations(example)
+        try:
+            return Extraction(data=self.validate_data(record))
+        except ParseError as exc:
+            raise DataError(f"example '{example.id}': its gold record is invalid: {exc}") from None
+
+    def record_from_annotations(self, example: Example) -> dict[str, Any]:
+        from ..extract.plan import SPAN_SUBTASK, set_path
+
+        outputs: dict[str, Any] = {}
+        labels = list(example.labels or [])
+        for f in self.plan.fields:
+            if f.kind in ("exclusive", "binary", "multilabel"):
+                mine = [x for x in labels if x in f.choices]
+                outputs[f"textcat:{f.path}"] = Categories(labels=mine)
+        from ..records import Spans
+
+        outputs[SPAN_SUBTASK] = Spans(spans=list(example.spans or []))
+        data = self.plan.assemble(outputs, example.text)
+        for f in self.plan.teacher_fields:
+            if f.optional:
+                set_path(data, f.path, None)
+        return data
+
+    def score(self, gold: list[TaskOutput], predicted: list[TaskOutput | None]) -> dict[str, Any]:
+        """Per-field P/R/F1 and exact-record match (:func:`distil.extract.scoring.score_records`)."""
+        from ..extract.scoring import score_records
+
+        return score_records(self.plan, gold, predicted)
+
+    def paired_bootstrap(
+        self,
+        gold: list[TaskOutput],
+        a: list[TaskOutput | None],
+        b: list[TaskOutput | None],
+        *,
+        metric: str = "macro_f1",
+        n_boot: int = 1000,
+        seed: int = 0,
+    ) -> dict[str, Any]:
+        """Paired bootstrap of two sources' records (see :mod:`distil.extract.scoring`)."""
+        from ..extract.scoring import paired_records
+
+        return paired_records(self.plan, gold, a, b, metric=metric, n_boot=n_boot, seed=seed)
+
+    def answer_json(self, example: Example) -> str:
+        """A few-shot example's record as compact JSON (what the prompt template shows).
+
+        Empty values (None, empty lists) are left out: a shot shows what to fill, and a small
+        model that copies forty nulls runs out of tokens before the fields that matter.
+        """
+        ref = self.reference(example)
+        data = ref.data if isinstance(ref, Extraction) else {}
+        return json.dumps(_without_empty(data), ensure_ascii=False)
+
+
+def _without_empty(data: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            value = _without_empty(value)
+        if value is None or value == [] or value == {}:
+            continue
+        out[key] = value
+    return out
+
+
+def _field_info(schema: type[BaseModel], path: str) -> Any:
+    from ..extract.plan import _unwrap_optional
+
+    model: Any = schema
+    info = None
+    for part in path.split("."):
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        info = model.model_fields.get(part)
+        if info is None:
+            return None
+        model, _ = _unwrap_optional(info.annotation)
+    return info
+
+
+def make_extract(
+    schema: str,
+    fields: dict[str, str] | None = None,
+    instructions: str | None = None,
+    descriptions: dict[str, str] | None = None,
+    shots_path: str | None = None,
+) -> ExtractTask:
+    """``extract.v1``: fill the pydantic model ``schema`` ("package.module:Model") from a text.
+
+    ``[task.fields]`` overrides the planner per dotted field name (``auto``, ``textcat``,
+    ``span``, ``teacher``); ``distil plan CONFIG`` shows the result before anything runs. Few-shot
+    examples (``shots_path``, JSONL) carry their record in ``meta.record`` or labels and spans.
+    """
+    shots: list[Example] = []
+    if shots_path:
+        from ..store.jsonl import read_jsonl
+
+        shots = read_jsonl(shots_path).examples
+    return ExtractTask(
+        import_schema(schema),
+        fields=fields,
+        instructions=instructions,
+        shots=shots,
+        descriptions=descriptions,
+    )
