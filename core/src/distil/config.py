@@ -32,6 +32,7 @@ from confection import registry as confection_registry
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ConfigError, RegistryError
+from .execute import Executor, LocalExecutor
 from .plugins import REGISTRIES, PluginHost, get_host
 from .student import Student
 from .tasks import Task
@@ -63,6 +64,7 @@ SECTIONS = {
     "evaluate",
     "label",
     "prices",
+    "executor",
 }
 REQUIRED = ("task", "teacher", "data")
 
@@ -186,6 +188,8 @@ class ProjectConfig:
     teacher: Teacher
     student: Student | None
     prices: PriceTable = field(default_factory=PriceTable)
+    #: Where the label and predict stages run: ``[executor]``, by default ``local.v1``.
+    executor: Executor = field(default_factory=LocalExecutor)
 
     def resolve_path(self, value: str) -> Path:
         """A config path: ``distil:...`` is data shipped in the package; relative is to the file."""
@@ -285,7 +289,7 @@ def load_config(
     label = section(LabelSection, "label")
     evaluate = section(EvaluateSection, "evaluate")
 
-    for name in ("task", "teacher", "student"):
+    for name in ("task", "teacher", "student", "executor"):
         if name in raw:
             _anchor_paths(raw[name], base_dir)
     task = resolve_section(host, "task", raw["task"], where)
@@ -304,6 +308,13 @@ def load_config(
         student.check_task(task)
     prices = PriceTable.from_config(dict(raw.get("prices", {}) or {}), where)
     configure_teacher(teacher, label, prices, where)
+    executor: Executor = LocalExecutor()
+    if "executor" in raw:
+        executor = resolve_section(host, "executor", raw["executor"], where)
+        if not isinstance(executor, Executor):
+            raise ConfigError(
+                f"{where}executor: @executors must build an executor, got {executor!r}"
+            )
     return ProjectConfig(
         path=path,
         base_dir=base_dir,
@@ -316,6 +327,7 @@ def load_config(
         teacher=teacher,
         student=student,
         prices=prices,
+        executor=executor,
     )
 
 

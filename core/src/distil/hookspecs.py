@@ -56,7 +56,9 @@ def register_exporters(register: Register) -> None:
 def register_executors(register: Register) -> None:
     """Register executors (how the label and predict stages are run): ``[executor] @executors``.
 
-    Nothing in core uses executors yet: the seam is built with the Ray issue.
+    The project's label and predict stages go through the configured executor (see
+    :mod:`distil.execute`); core registers ``local.v1``, the default, and ``distil-ray`` adds
+    ``ray.v1``. A factory's keyword arguments are the keys its ``[executor]`` block accepts.
     """
 
 

@@ -19,13 +19,14 @@ from .config import ProjectConfig, load_config
 from .errors import BudgetExceeded, ConfigError, DataError, DistilError
 from .evaluate.report import SourceResult, build_report, write_report
 from .evaluate.stage import student_result, teacher_result
+from .execute import PredictResult
 from .plugins import PluginHost, get_host
 from .records import Annotation, Example
 from .store.jsonl import LineError, iter_jsonl_dicts, read_jsonl
 from .store.sqlite import Store
 from .student import Student
 from .teach.dryrun import LabelPlan, plan_label
-from .teach.runner import LabelResult, label_dataset
+from .teach.runner import LabelResult
 from .train import TrainResult, train_student
 
 Progress = Callable[[int], None]
@@ -137,7 +138,7 @@ class Project:
             callback(already)
         settings = self.config.label
         try:
-            result = label_dataset(
+            result = self.config.executor.label(
                 self.store,
                 self.config.task,
                 self.config.teacher,
@@ -177,6 +178,42 @@ class Project:
             limit=limit,
             mode=self.config.label.mode,
         )
+
+    # -- predict ------------------------------------------------------------------------------
+    def predict(
+        self,
+        dataset: str = "train",
+        progress: ProgressFactory | None = None,
+        limit: int | None = None,
+    ) -> PredictResult:
+        """Run the latest trained student over ``dataset`` through the executor; store it all.
+
+        Resumable like ``label``: examples the student's source already answered are skipped.
+        """
+        examples = self._require(dataset)
+        trained = self.latest_student()
+        if trained is None:
+            raise DataError("no trained student: run `distil train` first")
+        student, source, model_dir = trained
+        total = len(examples if limit is None else examples[:limit])
+        callback = progress(f"predict {dataset}", total) if progress else None
+        run_id = self.store.start_run("predict", {"dataset": dataset, "source": source})
+        try:
+            result = self.config.executor.predict(
+                self.store,
+                self.config.task,
+                student,
+                dataset,
+                source=source,
+                model_dir=model_dir,
+                limit=limit,
+                progress=callback,
+            )
+        except BaseException:
+            self.store.finish_run(run_id, "interrupted", {})
+            raise
+        self.store.finish_run(run_id, "finished", result.to_dict())
+        return result
 
     # -- train --------------------------------------------------------------------------------
     def _student(self) -> Student:
@@ -267,6 +304,9 @@ class Project:
     def import_answers(self, path: str | Path, annotator: str = "human") -> dict[str, Any]:
         """Import human answers from JSONL: ``{"id", "labels"|"spans", "answer"?, "annotator"?}``.
 
+        For an ``extract`` task a row may carry the corrected ``record`` instead (a JSON object
+        of the schema), validated like the teacher's records.
+
         ``text`` may be left out (the id names a stored example). ``answer`` is ``correct`` (the
         default), ``accept``, ``reject`` or ``ignore``. Rows that do not fit the task, or name an
         id the store does not have, are reported and skipped; the rest are stored.
@@ -299,6 +339,11 @@ class Project:
                         **known[rid].model_dump(),
                         "labels": row.get("labels"),
                         "spans": row.get("spans"),
+                        # An extract task's answer is a whole record (its task reads meta.record).
+                        "meta": {
+                            **{k: v for k, v in known[rid].meta.items() if k != "record"},
+                            **({"record": row["record"]} if "record" in row else {}),
+                        },
                     }
                 )
                 output = task.reference(example)
@@ -431,6 +476,8 @@ class Project:
 
     def _compare(self, gold: list[Example], a: SourceResult, b: SourceResult) -> dict[str, Any]:
         """Paired bootstrap of source ``a`` against ``b`` on the same gold examples."""
+        from functools import partial
+
         from .evaluate.metrics import paired_bootstrap
 
         task = self.config.task
@@ -442,8 +489,9 @@ class Project:
 
         golds = [ref for ex in gold if (ref := task.reference(ex)) is not None]
         metric = "macro_f1"
-        result = paired_bootstrap(
-            task,
+        # A task with its own paired comparison (extract: records) provides it.
+        own = getattr(task, "paired_bootstrap", None)
+        result = (own or partial(paired_bootstrap, task))(
             golds,
             outs(pa),
             outs(pb),
