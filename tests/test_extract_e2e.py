@@ -345,29 +345,3 @@ gold = "gold.jsonl"
     assert "task.fields.intent: field 'intent' (Literal[7 values]) cannot be a span" in str(
         shown.exception
     )
-
-
-def test_the_annotation_app_refuses_an_extract_task_and_says_what_to_do(tmp_path: Path) -> None:
-    from distil.errors import ConfigError
-    from distil_annotate.server import open_workspace
-
-    cfg = tmp_path / "distil.cfg"
-    cfg.write_text(
-        """
-[task]
-@tasks = "extract.v1"
-schema = "distil.extract.examples.snips:SnipsQuery"
-
-[teacher]
-@teachers = "llm.v1"
-
-[teacher.provider]
-@providers = "local.llama.v1"
-
-[data]
-train = "train.jsonl"
-gold = "gold.jsonl"
-"""
-    )
-    with pytest.raises(ConfigError, match="does not serve extract tasks yet; correct records with"):
-        open_workspace(cfg)

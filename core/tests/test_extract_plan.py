@@ -219,7 +219,7 @@ def test_scores_per_field_and_per_record() -> None:
     assert paired["delta"] > 0 and paired["metric"] == "macro_f1"
 
 
-def test_each_subtask_gets_its_own_focused_passes_then_one_review() -> None:
+def test_each_subtask_gets_its_own_focused_passes_then_a_review_each() -> None:
     from distil.annotate.passes import plan_passes
 
     passes = plan_passes(ExtractTask(Order, {"color": "teacher", "note": "auto"}))
@@ -237,7 +237,11 @@ def test_each_subtask_gets_its_own_focused_passes_then_one_review() -> None:
         ("spans/check:items", "binary", "items"),
         ("spans/check:address.city", "binary", "address.city"),
         ("spans/fix", "spans", None),
-        ("review", "review", None),
+        ("textcat:intent/review", "review", None),
+        ("textcat:tags/review", "review", None),
+        ("textcat:paid/review", "review", None),
+        ("textcat:address.country/review", "review", None),
+        ("spans/review", "review", None),
     ]
     assert passes[0].title == "intent: Is the teacher's label right?"
 

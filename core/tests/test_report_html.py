@@ -158,7 +158,8 @@ def test_report_html_renders_its_plots_in_chromium(run: dict[str, Any], browser:
     page.goto(run["paths"]["html"].resolve().as_uri())
     widths = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete && i.naturalWidth)")
     alts = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.alt)")
-    page.screenshot(path=str(REPO / "docs" / "img" / "report.png"), full_page=True)
+    if os.environ.get("DISTIL_SCREENSHOTS") == "1":  # refresh the docs' picture on request only
+        page.screenshot(path=str(REPO / "docs" / "img" / "report.png"), full_page=True)
     page.close()
     assert errors == []
     assert len(widths) >= 4 and all(w and w > 0 for w in widths)

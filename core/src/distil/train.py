@@ -7,6 +7,8 @@ settles a conflict, otherwise the latest answer) when it carries an output (``co
 (without a correction) or ``ignore``, or whose teacher answer failed to parse, is left out. The
 ``distil_train`` hook may then filter or augment the data. ``from_answers`` counts the human
 labels by answer (``{"accept": n, "correct": m}``), so the report says where each label came from.
+An ``extract`` task's answers are per subtask; :mod:`distil.extract.answers` merges them field by
+field over the teacher's record.
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ def merge_labels(
     store: Store, task: Task, dataset: str, teacher_source: str | None
 ) -> TrainingData:
     """The training pairs for ``dataset``: human answers over the teacher's labels."""
+    if task.kind == "extract":  # answers per subtask, merged field by field
+        from .extract.answers import merge_extract_labels
+
+        return merge_extract_labels(store, task, dataset, teacher_source)
     examples = store.examples(dataset)
     teacher = store.predictions(teacher_source) if teacher_source else {}
     from .annotate.resolve import resolve_answers

@@ -1,6 +1,6 @@
 """The annotation app in a real browser: uvicorn in a subprocess, Playwright driving chromium.
 
-Each test reads like a session at the keyboard; screenshots of every mode go to docs/img/.
+Each test reads like a session at the keyboard; screenshots of every mode go to docs/img/ when DISTIL_SCREENSHOTS=1.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,49 +16,27 @@ from playwright.sync_api import expect
 
 from distil import Example, Store
 from distil.annotate import cohen_kappa, resolve_answers
-from distil_annotate.testing import DISTIL, Server, free_port, http
+from distil_annotate.testing import (
+    DISTIL,
+    SELECT,
+    Server,
+    card_id,
+    free_port,
+    http,
+    press,
+    screenshot,
+)
 
 XSS_TEXT = "<script>alert(1)</script> WIN a <b>prize</b> & <img src=x onerror=alert(2)>"
-DOCS_IMG = Path(__file__).resolve().parents[3] / "docs" / "img"
 
 
 def store_of(config: Path) -> Store:
     return Store(config.parent / "distil.db")
 
 
-SELECT = """([start, end]) => {
-  const box = document.getElementById('text');
-  const walker = document.createTreeWalker(box, NodeFilter.SHOW_TEXT);
-  const range = document.createRange();
-  let node, started = false;
-  while ((node = walker.nextNode())) {
-    const base = Number(node.parentElement.dataset.start);
-    const len = node.textContent.length;
-    if (!started && start < base + len) { range.setStart(node, start - base); started = true; }
-    if (started && end <= base + len) { range.setEnd(node, end - base); break; }
-  }
-  const sel = window.getSelection();
-  sel.removeAllRanges();
-  sel.addRange(range);
-  document.dispatchEvent(new MouseEvent('mouseup', {bubbles: true}));
-}"""
-
-
-def card_id(page: Any) -> str:
-    return str(page.locator("#card").get_attribute("data-example"))
-
-
-def press(page: Any, key: str, answer: str) -> str:
-    """Press ``key`` on the current card and wait until the server confirmed the answer."""
-    eid = card_id(page)
-    page.keyboard.press(key)
-    expect(page.locator("#status")).to_have_text(f"saved {answer} for {eid}")
-    return eid
-
-
 def shot(page: Any, name: str) -> None:
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(DOCS_IMG / f"annotate-{name}.png"))
+    # docs/img/ only with DISTIL_SCREENSHOTS=1: tests do not write into the work tree
+    screenshot(page, name, Path(tempfile.gettempdir()) / "distil-screenshots")
 
 
 def test_binary_pass_by_keyboard_survives_sigkill_and_resumes(sms_project: Path, page: Any) -> None:

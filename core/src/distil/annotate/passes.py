@@ -91,19 +91,20 @@ def extract_passes(subtasks: dict[str, Task]) -> list[Pass]:
     """An ``extract`` task's passes: each subtask's own focused passes, named ``SUBTASK/PASS``.
 
     One field (or, for the span subtask, one span label) per check pass, then each subtask's fix
-    pass, then one review pass: an annotator checks the intent, then the slots, never the whole
-    record at once. The annotation app does not serve these passes yet (docs/extract.md).
+    pass, then each subtask's review pass (``SUBTASK/review``): an annotator checks the intent,
+    then the slots, never the whole record at once, and every answer is about one subtask
+    (:mod:`distil.extract.answers`; the app serves them through
+    :class:`distil.annotate.subtasks.ExtractWorkspace`).
     """
-    passes = []
+    passes: list[Pass] = []
+    reviews: list[Pass] = []
     for name, sub in subtasks.items():
+        field = name.removeprefix("textcat:")
         for p in plan_passes(sub):
-            if p.name == REVIEW_PASS:
-                continue
-            field = name.removeprefix("textcat:")
             title = f"{field}: {p.title}" if name.startswith("textcat:") else p.title
-            passes.append(Pass(f"{name}/{p.name}", p.mode, title, p.label))
-    passes.append(Pass(REVIEW_PASS, "review", "Resolve disagreements between annotators"))
-    return passes
+            named = Pass(f"{name}/{p.name}", p.mode, title, p.label)
+            (reviews if p.name == REVIEW_PASS else passes).append(named)
+    return passes + reviews
 
 
 def claim(p: Pass, output: Categories | Spans | Extraction | None) -> str:

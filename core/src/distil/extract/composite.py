@@ -9,7 +9,8 @@ What the caller may rely on:
 
 * A training record whose span value is not in the text (or overlaps another span field's value)
   is left out of the span subtask only; ``fit``'s report counts the records each subtask dropped
-  and shows the first reasons. The textcat subtasks still learn from it.
+  and shows the first reasons. The textcat subtasks still learn from it. So is a record whose
+  fields of a subtask are ``pending`` (a person rejected them: :mod:`distil.extract.answers`).
 * A subtask whose training answers are all the same (or that has none) is not trained: it answers
   that constant with confidence 1.0, and the report says ``"constant"``.
 * ``predict`` returns an :class:`~distil.records.Extraction` per example. Fields that stay with
@@ -154,7 +155,10 @@ class CompositeStudent(Student):
                 raise DataError(f"example '{example.id}': expected an extraction, got {output!r}")
             answers, failed = plan.split(output.data, example.text)
             for name in plan.subtasks:
-                if name in answers:
+                held = [f.path for f in plan.fields_of(name) if f.path in output.pending]
+                if held:  # a person rejected this subtask's value without correcting it
+                    out[name][1].append(f"{example.id}: {', '.join(held)} pending (rejected)")
+                elif name in answers:
                     out[name][0].append((example, answers[name]))
                 else:
                     out[name][1].append(f"{example.id}: {failed.get(name, 'no answer')}")

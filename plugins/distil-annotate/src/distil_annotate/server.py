@@ -25,8 +25,8 @@ from typing import Any
 from fastapi import Body, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse
 
-from distil import ConfigError
 from distil.annotate import AnswerError, Workspace
+from distil.annotate.subtasks import ExtractWorkspace
 
 STATIC = Path(__file__).parent / "static"
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
@@ -41,23 +41,22 @@ def open_workspace(config: Path, dataset: str = "train", source: str | None = No
     from distil.project import Project
 
     project = Project.from_config(config)
-    if project.config.task.kind == "extract":
-        project.close()
-        # Its passes are planned per subtask (distil.annotate.passes), but answers are still
-        # stored per whole record: accepting one field would accept the whole record.
-        raise ConfigError(
-            f"{config}: the annotation app does not serve extract tasks yet; correct records with "
-            'distil import (rows {"id": ..., "record": {...}}), see docs/extract.md'
+    try:
+        if not project.store.examples(dataset, limit=1):
+            project.import_data()
+        # An extract task is annotated one subtask at a time: one workspace per subtask, each
+        # answer stored for its subtask alone (distil.annotate.subtasks).
+        kind = ExtractWorkspace if project.config.task.kind == "extract" else Workspace
+        workspace = kind(
+            project.store,
+            project.config.task,
+            dataset=dataset,
+            teacher_source=source,
+            host=project.host,
         )
-    if not project.store.examples(dataset, limit=1):
-        project.import_data()
-    workspace = Workspace(
-        project.store,
-        project.config.task,
-        dataset=dataset,
-        teacher_source=source,
-        host=project.host,
-    )
+    except BaseException:
+        project.close()
+        raise
     return workspace, project
 
 

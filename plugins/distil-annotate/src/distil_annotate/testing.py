@@ -29,6 +29,19 @@ CHROMIUM_ARGS = [
 ]
 
 
+def screenshot(page: Any, name: str, tmp: Path) -> Path:
+    """Screenshot ``page`` as ``annotate-NAME.png``: into ``tmp``, or into the repository's
+    ``docs/img/`` when ``DISTIL_SCREENSHOTS=1`` (to refresh the docs), so tests never dirty the
+    work tree by default."""
+    folder = tmp
+    if os.environ.get("DISTIL_SCREENSHOTS") == "1":
+        folder = Path(__file__).resolve().parents[4] / "docs" / "img"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"annotate-{name}.png"
+    page.screenshot(path=str(path))
+    return path
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -102,3 +115,40 @@ class Server:
 
     def api(self, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
         return http(method, self.url + path, body, token)
+
+
+# -- browser helpers (Playwright pages; playwright is imported only when used) --
+#: JS for page.evaluate: select the text between two character offsets of the card, then
+#: release the mouse (what a person's drag does).
+SELECT = """([start, end]) => {
+  const box = document.getElementById('text');
+  const walker = document.createTreeWalker(box, NodeFilter.SHOW_TEXT);
+  const range = document.createRange();
+  let node, started = false;
+  while ((node = walker.nextNode())) {
+    const base = Number(node.parentElement.dataset.start);
+    const len = node.textContent.length;
+    if (!started && start < base + len) { range.setStart(node, start - base); started = true; }
+    if (started && end <= base + len) { range.setEnd(node, end - base); break; }
+  }
+  const sel = window.getSelection();
+  sel.removeAllRanges();
+  sel.addRange(range);
+  document.dispatchEvent(new MouseEvent('mouseup', {bubbles: true}));
+}"""
+
+
+def card_id(page: Any) -> str:
+    """The example id of the card shown; waits for the first card after a (re)load."""
+    page.locator("#card[data-example]").wait_for(state="attached")
+    return str(page.locator("#card").get_attribute("data-example"))
+
+
+def press(page: Any, key: str, answer: str) -> str:
+    """Press ``key`` on the current card and wait until the server confirmed the answer."""
+    from playwright.sync_api import expect
+
+    eid = card_id(page)
+    page.keyboard.press(key)
+    expect(page.locator("#status")).to_have_text(f"saved {answer} for {eid}")
+    return eid
