@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from operator import itemgetter
@@ -386,14 +386,34 @@ def paired_bootstrap(
         raise ValueError(f"the two sources have {len(pred_a)} and {len(pred_b)} predictions")
     prep_a = _prepare_any(task, gold, pred_a)
     prep_b = _prepare_any(task, gold, pred_b)
-    everything = list(range(prep_a.n))
-    value_a = _resample(prep_a, everything)[metric]
-    value_b = _resample(prep_b, everything)[metric]
+    return paired_resamples(
+        lambda idx: _resample(prep_a, idx)[metric],
+        lambda idx: _resample(prep_b, idx)[metric],
+        prep_a.n,
+        metric,
+        n_boot=n_boot,
+        seed=seed,
+    )
+
+
+def paired_resamples(
+    score_a: Callable[[list[int]], float],
+    score_b: Callable[[list[int]], float],
+    n: int,
+    metric: str,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The paired percentile bootstrap behind :func:`paired_bootstrap`, for any scorer.
+
+    ``score_a(rows)`` and ``score_b(rows)`` give each source's metric on the gold rows ``rows``
+    (indices, with repeats); both are called on the same resamples.
+    """
+    everything = list(range(n))
+    value_a, value_b = score_a(everything), score_b(everything)
     delta = value_a - value_b
-    deltas = [
-        _resample(prep_a, idx)[metric] - _resample(prep_b, idx)[metric]
-        for idx in _draws(prep_a.n, n_boot, seed)
-    ]
+    deltas = [score_a(idx) - score_b(idx) for idx in _draws(n, n_boot, seed)]
     if delta == 0:
         p_value = 1.0
     else:
@@ -406,7 +426,7 @@ def paired_bootstrap(
         "delta": delta,
         "ci": _interval(deltas),
         "p_value": p_value,
-        "n": prep_a.n,
+        "n": n,
         "n_boot": n_boot,
     }
 

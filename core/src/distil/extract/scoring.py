@@ -26,7 +26,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from ..evaluate.metrics import _draws, _interval, _ratio
+from ..evaluate.metrics import _draws, _interval, _ratio, paired_resamples
 from ..records import Extraction, TaskOutput
 from .plan import FieldPlan, Plan, get_path
 
@@ -168,20 +168,13 @@ def paired_records(
     """Paired percentile bootstrap of two sources' records, shaped like
     :func:`distil.evaluate.metrics.paired_bootstrap` (``accuracy`` is exact-record match)."""
     a, b = _Prepared(plan, gold, pred_a), _Prepared(plan, gold, pred_b)
-    everything = list(range(a.n))
-    if metric not in a.summary(everything):
+    if metric not in a.summary(list(range(a.n))):
         raise ValueError(f"unknown metric {metric!r} for extract records")
-    value_a, value_b = a.summary(everything)[metric], b.summary(everything)[metric]
-    delta = value_a - value_b
-    deltas = [a.summary(i)[metric] - b.summary(i)[metric] for i in _draws(a.n, n_boot, seed)]
-    flips = sum(1 for d in deltas if d * delta <= 0)
-    return {
-        "metric": metric,
-        "value_a": value_a,
-        "value_b": value_b,
-        "delta": delta,
-        "ci": _interval(deltas),
-        "p_value": 1.0 if delta == 0 else min(1.0, 2.0 * flips / n_boot),
-        "n": a.n,
-        "n_boot": n_boot,
-    }
+    return paired_resamples(
+        lambda idx: a.summary(idx)[metric],
+        lambda idx: b.summary(idx)[metric],
+        a.n,
+        metric,
+        n_boot=n_boot,
+        seed=seed,
+    )
