@@ -190,7 +190,11 @@ def test_a_worker_killed_mid_job_is_retried_without_losing_or_repeating_an_answe
 def test_a_job_killed_mid_way_and_restarted_asks_only_the_unfinished_examples(
     ray_cluster: Any, tmp_path: Path, shared_data: Path
 ) -> None:
-    no_retry = RAY + "max_retries = 0\n"
+    # One label task at a time: when the job fails, a second task would be cancelled with its
+    # request in flight, answered by the server but never logged, and asked again on restart
+    # (at most the teacher's concurrency per cancelled task; docs/scale.md). With one task, the
+    # only worker dies between two requests, so nothing may be asked twice.
+    no_retry = RAY.replace("label_tasks = 2", "label_tasks = 1") + "max_retries = 0\n"
     with LoopbackLLM(answer=answer) as server:
         install_openai(server)
         cfg = write_config(tmp_path, shared_data, server.url, executor=no_retry)
@@ -236,11 +240,14 @@ def test_the_rate_limit_holds_for_the_whole_cluster_not_per_worker(
         times = sorted(r.received_at for r in server.requests if r.method == "POST")
 
     assert result.labelled == 40 and stats["granted"] == 40
-    # 40 requests, 10 at once and then 10/s: at least 3 s from first to last. Two workers with
-    # a limiter each would send 20/s and be done in about 1.5 s.
-    assert times[-1] - times[0] >= 2.7
+    # One budget grants 10 at once and then 10/s: any 21 requests span at least 1.1 s of grants.
+    # Two workers with a limiter each would grant 20 at once and 20/s, so 21 requests would
+    # reach the server within a few tens of ms. The server's receive times add the requests'
+    # own jitter (a worker's first request also builds its SDK client, slow on a busy machine),
+    # hence the margin: 0.6 s still tells the two apart. First-to-last time is not asserted for
+    # that reason (it measured 2.68 s instead of >= 3 s once, under load).
     for i in range(len(times) - 20):
-        assert times[i + 20] - times[i] >= 0.9  # never 21 requests within a second
+        assert times[i + 20] - times[i] >= 0.6  # never 21 requests within 0.6 s
 
 
 def test_student_inference_on_an_actor_pool_equals_local_predict_loading_once_per_actor(
