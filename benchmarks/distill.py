@@ -46,6 +46,7 @@ CORRECTIONS = (100, 250, 500)
 RANDOM_REFERENCE = 500
 SEED = 0
 TEACHER = "local.zeroshot.v1"
+LLM_MODEL = "smollm2-135m"
 SHORT = {
     "sklearn.textcat.v1": "sklearn",
     "spacy.textcat.v1": "spaCy",
@@ -74,6 +75,18 @@ class Result:
     notes: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     teacher_docs_per_s: float = 0.0
+    llm: LLMResult | None = None
+
+
+@dataclass
+class LLMResult:
+    """The local LLM teacher on the first ``--llm-limit`` test rows."""
+
+    outputs: list[Any]
+    failed: int
+    docs_per_s: float
+    score: float = 0.0  # on its rows, filled by DatasetRun.compare_llm
+    rows: list[str] = field(default_factory=list)  # table lines, filled by DatasetRun.compare_llm
 
 
 # -- data ----------------------------------------------------------------------------------------
@@ -174,6 +187,8 @@ class DatasetRun:
 
     def run(self) -> Result:
         teacher_row, teacher_preds = self.teacher()
+        if self.args.llm_limit:
+            self.llm_teacher()
         for kind in self.args.students:
             self.students(kind, teacher_preds)
         self.compare(teacher_row)
@@ -212,6 +227,25 @@ class DatasetRun:
         )
         return row, train_preds
 
+    def llm_teacher(self) -> None:
+        """Step 1b: the local LLM labels the first ``--llm-limit`` test rows (timed after one
+        warm-up document, so the model load is not counted)."""
+        # llama.cpp's default thread count: one on two cores (two ran slower whenever anything
+        # else used the second core).
+        provider = self.host.create("providers", "local.llama.v1", model=LLM_MODEL, max_tokens=96)
+        teacher = distil.PromptTeacher(provider)
+        rows = self.test[: self.args.llm_limit]
+        with timed(self.result, "LLM teacher load + warm-up (1 train doc)"):
+            teacher.label(self.task, bare(self.train[:1]))
+        with timed(self.result, f"LLM teacher labels {len(rows)} test"):
+            preds = teacher.label(self.task, bare(rows))
+        seconds = self.result.seconds[f"LLM teacher labels {len(rows)} test"]
+        self.result.llm = LLMResult(
+            [p.output if p.ok else None for p in preds],
+            sum(not p.ok for p in preds),
+            len(rows) / seconds,
+        )
+
     def student(self, kind, label: str, pairs, changed=None, train=None):
         source = f"{SHORT.get(kind, kind)} student on {label}"
         with timed(self.result, source):
@@ -233,26 +267,30 @@ class DatasetRun:
             for s, o in zip(student_train, teacher_out, strict=True)
         )
         found = {}
-        for n in CORRECTIONS:
+        for n in self.args.corrections:
             rows = order[:n]
             pairs_n, changed = with_gold(self.task, self.train, teacher_out, rows)
             found[n] = changed
             label = f"teacher labels + {len(rows)} simulated corrections (queue order)"
             self.student(kind, label, pairs_n, changed=changed)
-        shuffled = list(range(len(self.train)))
-        random.Random(SEED).shuffle(shuffled)
-        pairs_r, changed_r = with_gold(
-            self.task, self.train, teacher_out, shuffled[:RANDOM_REFERENCE]
-        )
-        label = f"teacher labels + {min(RANDOM_REFERENCE, len(self.train))} random gold rows (reference)"
-        self.student(kind, label, pairs_r, changed=changed_r)
+        against = ""
+        if self.args.reference:
+            shuffled = list(range(len(self.train)))
+            random.Random(SEED).shuffle(shuffled)
+            pairs_r, changed_r = with_gold(
+                self.task, self.train, teacher_out, shuffled[:RANDOM_REFERENCE]
+            )
+            n_random = min(RANDOM_REFERENCE, len(self.train))
+            label = f"teacher labels + {n_random} random gold rows (reference)"
+            self.student(kind, label, pairs_r, changed=changed_r)
+            against = f", against {changed_r} of {RANDOM_REFERENCE} random rows"
         gold_pairs = [(ex.without_answer(), self.task.reference(ex)) for ex in self.train]
         self.student(kind, "all gold train (ceiling)", gold_pairs)
-        hits = ", ".join(f"{found[n]} of the first {n}" for n in CORRECTIONS)
+        hits = ", ".join(f"{found[n]} of the first {n}" for n in self.args.corrections)
         self.result.notes.append(
             f"{SHORT.get(kind, kind)}: the student of (a) disagrees with the teacher on {disagree} "
             f"train rows (those come first in the queue); the teacher was wrong on {hits} rows "
-            f"reviewed in queue order, against {changed_r} of {RANDOM_REFERENCE} random rows"
+            f"reviewed in queue order{against}"
         )
 
     def compare(self, teacher_row: Row) -> None:
@@ -264,6 +302,44 @@ class DatasetRun:
                 self.task, self.test_gold, r.outputs, teacher_row.outputs, metric=self.result.metric
             )
         self.result.notes.extend(self.verdicts(teacher_row))
+        if self.result.llm is not None:
+            self.compare_llm(teacher_row)
+
+    def compare_llm(self, teacher_row: Row) -> None:
+        """The LLM's rows: the zero-shot teacher and each student's best queue row, scored on
+        the same first rows, each against the LLM (paired bootstrap) and timed against it."""
+        llm, m = self.result.llm, self.result.metric
+        assert llm is not None
+        n = len(llm.outputs)
+        gold = self.test_gold[:n]
+        score = self.task.score(gold, llm.outputs)
+        llm.score = score[m]
+        lo, hi = score["ci"][m]
+        llm.rows.append(
+            f"| teacher: local LLM ({LLM_MODEL}) | {score[m]:.3f} [{lo:.3f}, {hi:.3f}] | — "
+            f"| {llm.failed} | {llm.docs_per_s:,.1f} | 1× |"
+        )
+        others = [teacher_row] + [
+            [
+                r
+                for r in self.result.rows
+                if r.source.startswith(SHORT.get(k, k) + " student") and "queue order" in r.source
+            ][-1]
+            for k in self.args.students
+        ]
+        for r in others:
+            mine = r.outputs[:n]
+            sc = self.task.score(gold, mine)
+            cmp = paired_bootstrap(self.task, gold, mine, llm.outputs, metric=m)
+            a, b = sc["ci"][m]
+            c, d = cmp["ci"]
+            mark = " ✔" if c > 0 else (" ✘" if d < 0 else "")
+            failed = sum(o is None for o in mine)
+            llm.rows.append(
+                f"| {r.source} | {sc[m]:.3f} [{a:.3f}, {b:.3f}] | {cmp['delta']:+.3f} "
+                f"[{c:+.3f}, {d:+.3f}]{mark} | {failed} | {r.docs_per_s:,.0f} "
+                f"| {r.docs_per_s / llm.docs_per_s:,.0f}× |"
+            )
 
     def verdicts(self, teacher_row: Row) -> list[str]:
         """Plain sentences: which students beat the teacher, which do not."""
@@ -290,15 +366,21 @@ class DatasetRun:
             lo, hi = best.cmp["ci"]
             out.append(
                 f"**{short} student vs teacher ({name}):** trained on at most "
-                f"{CORRECTIONS[-1]} simulated corrections it " + "; ".join(parts) + ". Best: "
+                f"{self.args.corrections[-1]} simulated corrections it "
+                + "; ".join(parts)
+                + ". Best: "
                 f"{tail(best)}, Δ {best.cmp['delta']:+.3f} [{lo:+.3f}, {hi:+.3f}]."
             )
-            out.append(self.queue_vs_random(short, mine))
+            if self.args.reference:
+                out.append(self.queue_vs_random(short, mine))
             ceiling = next(r for r in mine if "ceiling" in r.source)
             if ceiling.cmp["ci"][0] <= 0:
+                lo, hi = ceiling.cmp["ci"]
+                verdict = "is worse than" if hi < 0 else "is not distinguishable from"
                 out.append(
                     f"Even trained on all {ceiling.n_train} gold train rows the {short} student "
-                    f"does not beat the teacher here (Δ {ceiling.cmp['delta']:+.3f})."
+                    f"{verdict} the teacher here: Δ {ceiling.cmp['delta']:+.3f} "
+                    f"[{lo:+.3f}, {hi:+.3f}] (paired 95% CI)."
                 )
         return out
 
@@ -375,8 +457,9 @@ def dataset_table(res: Result) -> str:
 def summary_table(results: list[Result], students: list[str]) -> str:
     lines = [
         "| data set | metric | teacher | student: teacher labels | + 500 simulated corrections "
-        "| Δ (+500) vs teacher | ceiling (all gold) | student / teacher speed |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| Δ (+500) vs teacher | ceiling (all gold) | student / teacher speed "
+        "| local LLM † | student / LLM speed |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for res in results:
         teacher = res.rows[0]
@@ -391,9 +474,28 @@ def summary_table(results: list[Result], students: list[str]) -> str:
             lines.append(
                 f"| {label} | {METRIC_NAMES[m]} | {teacher.score[m]:.3f} | {plain.score[m]:.3f} "
                 f"| {top.score[m]:.3f} | {delta_cell(top)} | {ceiling.score[m]:.3f} "
-                f"| {top.docs_per_s / max(1e-9, res.teacher_docs_per_s):,.0f}× |"
+                f"| {top.docs_per_s / max(1e-9, res.teacher_docs_per_s):,.0f}× "
+                f"| {llm_cells(res, top)} |"
             )
     return "\n".join(lines)
+
+
+def llm_cells(res: Result, top: Row) -> str:
+    """The LLM's score on its rows and the student's speed against it (or dashes)."""
+    if res.llm is None:
+        return "— | —"
+    return f"{res.llm.score:.3f} | {top.docs_per_s / res.llm.docs_per_s:,.0f}×"
+
+
+def llm_table(res: Result) -> str:
+    assert res.llm is not None
+    name = METRIC_NAMES[res.metric]
+    head = [
+        f"| source (first {len(res.llm.outputs)} test rows) | {name} [95% CI] "
+        "| Δ vs local LLM [paired 95% CI] | failed answers | docs/s | × LLM speed |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    return "\n".join(head + res.llm.rows)
 
 
 def report(
@@ -425,7 +527,8 @@ def report(
         "dev split with `teacher.tune` (softmax temperature for exclusive tasks — it changes "
         "confidences, never the chosen label — and the cosine threshold for multi-label). "
         f"Students: {students} with their defaults; each gets the gold dev split as `dev` "
-        "(the scikit-learn student uses it only to tune multi-label thresholds).",
+        "(scikit-learn and transformers use it only to tune multi-label thresholds; spaCy also "
+        "keeps the weights of its best epoch on it).",
         "",
         "Scores on gold test: macro-F1 for exclusive tasks, micro-F1 for multi-label (goemotions), "
         "each with a 95% percentile bootstrap CI over documents (1000 resamples). *Δ vs teacher*: "
@@ -440,14 +543,20 @@ def report(
         "does once that student's predictions are in the store — then the lowest teacher "
         "confidence (the chosen label's probability; for multi-label the smallest score among "
         "the chosen labels). Gold replaces the teacher's answer on each of the first N rows "
-        "reviewed (nested: the 250 include the 100); *labels gold changed* says on how many the "
-        "teacher was in fact wrong. The *random gold rows (reference)* row does the same with "
-        f"{RANDOM_REFERENCE} rows in a seeded random order, to show what the queue's order buys.",
+        f"reviewed (N = {', '.join(map(str, args.corrections))}, nested); *labels gold changed* "
+        "says on how many the teacher was in fact wrong. "
+        + (
+            f"The *random gold rows (reference)* row does the same with {RANDOM_REFERENCE} rows "
+            "in a seeded random order, to show what the queue's order buys."
+            if args.reference
+            else "(No random-order reference row in this run: `--no-reference`.)"
+        ),
         "",
         "Utility: *docs/s* is the teacher's labelling of the test sample (model already loaded) "
         "and each student's prediction on the same texts (best of 5 runs, after one warm-up); "
         "*× teacher speed* is their ratio.",
         "",
+        *llm_intro(args),
         "## Summary",
         "",
         summary_table(results, args.students),
@@ -455,10 +564,27 @@ def report(
     ]
     for res in results:
         parts += [f"## {res.dataset}", "", dataset_table(res), ""]
+        if res.llm is not None:
+            parts += [llm_table(res), ""]
         parts += [f"- {note}" for note in res.notes]
         steps = ", ".join(f"{k} {v:.0f} s" for k, v in res.seconds.items())
         parts += [f"- time per step: {steps}", ""]
     return "\n".join(parts)
+
+
+def llm_intro(args: argparse.Namespace) -> list[str]:
+    if not args.llm_limit:
+        return []
+    return [
+        f"† *Local LLM*: the second embedded teacher, `local.llama.v1` ({LLM_MODEL}, llama.cpp "
+        "on one thread, answers constrained to the task's JSON schema) through the prompt "
+        f"teacher, on the first {args.llm_limit} test rows only: it runs at a few documents per "
+        "second, so it labels no train rows here. Its table under each data set scores the "
+        "zero-shot teacher and each student (its +500 queue-order row) on the same rows, with a "
+        "paired bootstrap against the LLM; its docs/s is timed after one warm-up document, so "
+        "the model load is not counted.",
+        "",
+    ]
 
 
 def main() -> None:
@@ -472,7 +598,36 @@ def main() -> None:
         default=["sklearn.textcat.v1"],
         help="student types: sklearn.textcat.v1, spacy.textcat.v1, transformers.textcat.v1",
     )
+    parser.add_argument(
+        "--llm-limit",
+        type=int,
+        default=100,
+        help="test rows the local LLM teacher labels (0: skip it)",
+    )
+    parser.add_argument(
+        "--corrections",
+        nargs="+",
+        type=int,
+        default=list(CORRECTIONS),
+        help="numbers of simulated corrections, each a student (nested, ascending)",
+    )
+    parser.add_argument(
+        "--no-reference",
+        dest="reference",
+        action="store_false",
+        help="skip the student on random gold rows (the queue-order reference)",
+    )
     parser.add_argument("--out", default="docs/distill.md")
+    parser.add_argument(
+        "--summary-into",
+        default="docs/benchmarks.md",
+        help="also write the summary table between the distill markers of this page ('' to skip)",
+    )
+    parser.add_argument(
+        "--summary-id",
+        default="",
+        help="which marker pair to write between: <!-- distill.py summary[ ID]: begin/end -->",
+    )
     args = parser.parse_args()
     command = shlex.join([".venv/bin/python", "benchmarks/distill.py", *sys.argv[1:]])
 
@@ -484,7 +639,37 @@ def main() -> None:
     text = report(results, args, command, wall, (load_start, os.getloadavg()[0]))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text, encoding="utf-8")
+    if args.summary_into:
+        write_summary(Path(args.summary_into), results, args, command, wall)
     print(text)
+
+
+def write_summary(page: Path, results, args, command: str, wall: float) -> None:
+    """Replace the text between the markers of ``page`` with this run's summary table."""
+    tag = f"distill.py summary{' ' + args.summary_id if args.summary_id else ''}"
+    begin, end = f"<!-- {tag}: begin -->", f"<!-- {tag}: end -->"
+    text = page.read_text(encoding="utf-8")
+    if begin not in text or end not in text:
+        raise SystemExit(f"{page}: no {begin} ... {end} markers to write the summary between")
+    block = "\n".join(
+        [
+            begin,
+            "",
+            "```",
+            command,
+            "```",
+            "",
+            f"{machine()}; {wall / 60:.1f} min. Full tables, sampling and method: "
+            f"[{Path(args.out).name}]({Path(args.out).name}).",
+            "",
+            summary_table(results, args.students),
+            "",
+            *llm_intro(args),
+            end,
+        ]
+    )
+    head, rest = text.split(begin, 1)
+    page.write_text(head + block + rest.split(end, 1)[1], encoding="utf-8")
 
 
 if __name__ == "__main__":
