@@ -128,23 +128,24 @@ def register_tasks(register: Any) -> None:
     register("textcat.v1", make_textcat)
     register("ner.v1", make_ner)
     register("spans.v1", make_spans)
-    register("extract.v1", _lazy("distil.tasks.extract:make_extract"))
+    register("extract.v1", _factory("distil.tasks.extract:make_extract"))
 
 
 @hookimpl
 def register_teachers(register: Any) -> None:
     register("llm.v1", make_llm_teacher)
     register("cascade.v1", make_cascade)
-    register("extract.cascade.v1", _lazy("distil.extract.runtime:make_extract_cascade"))
+    register("extract.cascade.v1", _factory("distil.extract.runtime:make_extract_cascade"))
 
 
 @hookimpl
 def register_students(register: Any) -> None:
-    register("extract.composite.v1", _lazy("distil.extract.composite:make_composite"))
+    register("extract.composite.v1", _factory("distil.extract.composite:make_composite"))
 
 
-def _lazy(path: str) -> Any:
-    """The factory at ``module:function`` (imported here; the extract modules stay separate)."""
+def _factory(path: str) -> Any:
+    """The factory at ``module:function``, imported when the registry is filled (the extract
+    modules import nothing heavy; keeping them out of this module keeps it short)."""
     import importlib
 
     module, _, name = path.partition(":")
