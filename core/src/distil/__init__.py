@@ -36,7 +36,7 @@ from .records import (
     Usage,
     output_from_example,
 )
-from .student import Student, StudentPrediction, TrainPair
+from .student import Student, StudentPrediction, TrainPair, textcat_targets
 from .tasks import NerTask, SpansTask, SpanTask, Task, TextCat
 from .teach.provider import Provider
 from .teach.teacher import PromptTeacher, Teacher
@@ -119,6 +119,7 @@ __all__ = [
     "plot_learning_curve",
     "read_jsonl",
     "score_spans",
+    "textcat_targets",
     "tune_thresholds",
     "write_jsonl",
 ]

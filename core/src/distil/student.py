@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .records import Example, TaskOutput
-from .tasks import Task
+from .errors import ParseError
+from .records import Categories, Example, TaskOutput
+from .tasks import Task, TextCat
 
 #: One training pair: the example (its answer fields are ignored) and the label to learn.
 TrainPair = tuple[Example, TaskOutput]
@@ -62,3 +63,25 @@ class Student:
             raise ValueError(
                 f"student {self.name} learns {sorted(self.task_kinds)} tasks, not '{task.kind}'"
             )
+
+
+def textcat_targets(
+    task: TextCat, pairs: list[TrainPair], split: str = "train"
+) -> tuple[list[str], list[list[int]]]:
+    """Texts and task-label indices of text-classification training pairs.
+
+    Every output is checked against the task first; one that does not fit raises ``ValueError``
+    naming the split, the pair's position and the example id.
+    """
+    index = {label: j for j, label in enumerate(task.labels)}
+    texts: list[str] = []
+    targets: list[list[int]] = []
+    for n, (example, output) in enumerate(pairs):
+        try:
+            checked = task.validate_output(output)
+        except ParseError as exc:
+            raise ValueError(f"{split} pair {n} (example {example.id!r}): {exc}") from exc
+        assert isinstance(checked, Categories)
+        texts.append(example.text)
+        targets.append([index[label] for label in checked.labels])
+    return texts, targets

@@ -147,7 +147,7 @@ class SklearnTextcat(distil.Student):
         self.check_task(task)
         if not isinstance(task, distil.TextCat):
             raise TypeError(f"{self.name} needs a TextCat task, got {type(task).__name__}")
-        texts, targets = _encode(task, train, "train")
+        texts, targets = distil.textcat_targets(task, train, "train")
         if not texts:
             raise ValueError(f"{self.name}: training needs examples, got an empty training set")
         started = time.perf_counter()
@@ -205,7 +205,7 @@ class SklearnTextcat(distil.Student):
         if task.multilabel:
             report["thresholds"] = f"fixed at {self.config.threshold}"
         if dev:
-            dev_texts, dev_targets = _encode(task, dev, "dev")
+            dev_texts, dev_targets = distil.textcat_targets(task, dev, "dev")
             proba = self._probabilities(dev_texts)
             if task.multilabel and self.config.tune_thresholds:
                 gold = [set(idx) for idx in dev_targets]
@@ -386,24 +386,6 @@ class SklearnTextcat(distil.Student):
         student._constant = {int(j): float(v) for j, v in meta["constant"].items()}
         student._thresholds = [float(t) for t in meta["thresholds"]]
         return student
-
-
-def _encode(
-    task: distil.TextCat, pairs: list[distil.TrainPair], split: str
-) -> tuple[list[str], list[list[int]]]:
-    """Texts and task-label indices of training pairs, each output checked against the task."""
-    index = {label: j for j, label in enumerate(task.labels)}
-    texts: list[str] = []
-    targets: list[list[int]] = []
-    for n, (example, output) in enumerate(pairs):
-        try:
-            checked = task.validate_output(output)
-        except distil.ParseError as exc:
-            raise ValueError(f"{split} pair {n} (example {example.id!r}): {exc}") from exc
-        assert isinstance(checked, distil.Categories)
-        texts.append(example.text)
-        targets.append([index[label] for label in checked.labels])
-    return texts, targets
 
 
 def _one_blas_thread() -> Any:

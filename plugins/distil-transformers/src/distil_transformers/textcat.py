@@ -49,7 +49,7 @@ class TransformersTextcat(distil.Student):
         self.check_task(task)
         if not isinstance(task, distil.TextCat):
             raise TypeError(f"{self.name} needs a TextCat task, got {type(task).__name__}")
-        texts, targets = _encode(task, train_pairs, "train")
+        texts, targets = distil.textcat_targets(task, train_pairs, "train")
         if not texts:
             raise ValueError(f"{self.name}: training needs examples, got an empty training set")
         torch = import_torch()
@@ -81,7 +81,7 @@ class TransformersTextcat(distil.Student):
         if task.multilabel:
             report["threshold"] = f"fixed at {cfg.threshold}"
         if dev:
-            dev_texts, dev_targets = _encode(task, dev, "dev")
+            dev_texts, dev_targets = distil.textcat_targets(task, dev, "dev")
             proba = self._probabilities(dev_texts)
             gold = [set(t) for t in dev_targets]
             if task.multilabel and cfg.tune_threshold:
@@ -184,24 +184,6 @@ def _logits(encoder: Encoder, batch: dict[str, Any], hidden: Any, training: bool
     pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
     pooled = torch.nn.functional.dropout(pooled, p=encoder.dropout, training=training)
     return encoder.head(pooled)
-
-
-def _encode(
-    task: distil.TextCat, pairs: list[distil.TrainPair], split: str
-) -> tuple[list[str], list[list[int]]]:
-    """Texts and task-label indices of training pairs, each output checked against the task."""
-    index = {label: j for j, label in enumerate(task.labels)}
-    texts: list[str] = []
-    targets: list[list[int]] = []
-    for n, (example, output) in enumerate(pairs):
-        try:
-            checked = task.validate_output(output)
-        except distil.ParseError as exc:
-            raise ValueError(f"{split} pair {n} (example {example.id!r}): {exc}") from exc
-        assert isinstance(checked, distil.Categories)
-        texts.append(example.text)
-        targets.append([index[label] for label in checked.labels])
-    return texts, targets
 
 
 def _micro_f1(gold: list[set[int]], predicted: list[set[int]]) -> float:
