@@ -326,6 +326,16 @@ def score_spans(
     return result
 
 
+def label_prf(tp: int, fp: int, fn: int) -> dict[str, float | int]:
+    """Precision, recall, F1 and support (gold count) of one label from its counts."""
+    return {
+        "p": _ratio(tp, tp + fp),
+        "r": _ratio(tp, tp + fn),
+        "f1": _ratio(2 * tp, 2 * tp + fp + fn),
+        "support": tp + fn,
+    }
+
+
 def _scores(
     prep: _Prepared, n_boot: int, seed: int, ci_metrics_base: Sequence[str]
 ) -> dict[str, Any]:
@@ -335,13 +345,7 @@ def _scores(
     point = _summary(tp, fp, fn, sum(prep.correct), prep.n)
     per_label: dict[str, dict[str, float | int]] = {}
     for j, label in enumerate(prep.labels):
-        a, b, c = tp[j], fp[j], fn[j]
-        per_label[label] = {
-            "p": _ratio(a, a + b),
-            "r": _ratio(a, a + c),
-            "f1": _ratio(2 * a, 2 * a + b + c),
-            "support": a + c,
-        }
+        per_label[label] = label_prf(tp[j], fp[j], fn[j])
     result: dict[str, Any] = {"n": prep.n, **point}
     result["macro_labels"] = len(set(tp) | set(fp) | set(fn))
     result["failure_rate"] = prep.failed / prep.n

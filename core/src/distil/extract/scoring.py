@@ -23,10 +23,18 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from ..evaluate.metrics import _draws, _interval, _ratio, paired_resamples
+from ..evaluate.metrics import (
+    _draws,
+    _interval,
+    _ratio,
+    _summary,
+    label_prf,
+    paired_resamples,
+)
 from ..records import Extraction, TaskOutput
 from .plan import FieldPlan, Plan, get_path
 
@@ -92,26 +100,19 @@ class _Prepared:
         return len(self.docs)
 
     def summary(self, idx: Sequence[int]) -> dict[str, float]:
-        k = len(self.fields)
-        tp, fp, fn = [0] * k, [0] * k, [0] * k
+        tp: Counter[int] = Counter()
+        fp: Counter[int] = Counter()
+        fn: Counter[int] = Counter()
         for i in idx:
             for j, a, b, c in self.docs[i]:
-                tp[j] += a
-                fp[j] += b
-                fn[j] += c
-        present = [j for j in range(k) if tp[j] or fp[j] or fn[j]]
-        t, f_p, f_n = sum(tp), sum(fp), sum(fn)
-        macro = [(tp[j], fp[j], fn[j]) for j in present]
-        m = len(macro)
-        return {
-            "accuracy": _ratio(sum(self.exact[i] for i in idx), len(idx)),
-            "micro_p": _ratio(t, t + f_p),
-            "micro_r": _ratio(t, t + f_n),
-            "micro_f1": _ratio(2 * t, 2 * t + f_p + f_n),
-            "macro_p": _ratio(sum(_ratio(a, a + b) for a, b, _ in macro), m),
-            "macro_r": _ratio(sum(_ratio(a, a + c) for a, _, c in macro), m),
-            "macro_f1": _ratio(sum(_ratio(2 * a, 2 * a + b + c) for a, b, c in macro), m),
-        }
+                # only counts that are there: _summary's macro averages over fields that have any
+                if a:
+                    tp[j] += a
+                if b:
+                    fp[j] += b
+                if c:
+                    fn[j] += c
+        return _summary(tp, fp, fn, sum(self.exact[i] for i in idx), len(idx))
 
 
 def score_records(
@@ -139,10 +140,7 @@ def score_records(
     for j, f in enumerate(prep.fields):
         a, b, c = totals[j]
         per_field[f.path] = {
-            "p": _ratio(a, a + b),
-            "r": _ratio(a, a + c),
-            "f1": _ratio(2 * a, 2 * a + b + c),
-            "support": a + c,
+            **label_prf(a, b, c),
             "accuracy": _ratio(prep.field_right[j], prep.n),
             "kind": f.kind,
         }
