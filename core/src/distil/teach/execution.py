@@ -115,6 +115,9 @@ class Execution:
             update={"cost": cost if cost is not None else 0.0, "attempts": attempts}
         )
         self.ledger.add_usage(usage, cost)
+        if completion.meta.get("logprobs_missing"):  # asked for logprobs, the server sent none
+            extra = self.ledger.extra
+            extra["logprobs_missing"] = extra.get("logprobs_missing", 0) + 1
         return completion.model_copy(update={"usage": usage})
 
     # -- sending ----------------------------------------------------------------------------------

@@ -13,7 +13,9 @@ plugin must meet, one per plugin kind:
 - executor: :class:`.executors.ExecutorConformance` (``executor_factory``).
 
 For servers and data: :class:`.loopback.LoopbackLLM` (a real HTTP LLM server on 127.0.0.1, with
-the OpenAI and Anthropic wire formats in :mod:`.loopback_openai` / :mod:`.loopback_anthropic`),
+the OpenAI and Anthropic wire formats in :mod:`.loopback_openai` / :mod:`.loopback_anthropic`;
+:class:`.simulated.SimulatedTeacher` and :func:`.simulated.simulated_llm` make it an LLM teacher
+with a chosen accuracy on a gold file),
 :func:`load_split` (the shared labelled data sets), and :class:`distil.Store` on a temporary path.
 ``distil new-plugin`` renders a package whose tests already run the right suite.
 
@@ -31,6 +33,10 @@ _SUITES = {
     "ExporterConformance": "exporters",
     "QueueOrderConformance": "queue",
     "ExecutorConformance": "executors",
+    # not suites, but loaded on first use all the same (they import the loopback server)
+    "SimulatedLLM": "simulated",
+    "SimulatedTeacher": "simulated",
+    "simulated_llm": "simulated",
 }
 
 

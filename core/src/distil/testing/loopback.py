@@ -15,7 +15,9 @@ Usage::
         server.fail_next(429, headers={"retry-after": "0.1"})   # inject faults
         assert server.billed["input_tokens"] == ...
 
-The server binds 127.0.0.1 only and stops with the context manager.
+The server binds 127.0.0.1 only and stops with the context manager. A simulated LLM teacher
+that answers from gold labels at a chosen accuracy (:class:`SimulatedTeacher`,
+:func:`simulated_llm`) lives in :mod:`distil.testing.simulated` and is re-exported here.
 """
 
 from __future__ import annotations
@@ -27,7 +29,14 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .simulated import SimulatedLLM, SimulatedTeacher, simulated_llm  # noqa: F401 (re-exported)
+
+#: Names re-exported from :mod:`distil.testing.simulated` (imported on first use: it imports
+#: this module).
+_SIMULATED = ("SimulatedLLM", "SimulatedTeacher", "simulated_llm")
 
 #: A route handler: (server, request) -> Response.
 Handler = Callable[["LoopbackLLM", "Request"], "Response"]
@@ -293,3 +302,11 @@ class LoopbackLLM:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SIMULATED:
+        from . import simulated
+
+        return getattr(simulated, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

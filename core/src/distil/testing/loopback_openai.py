@@ -18,7 +18,8 @@ What the routes do:
   :data:`REFUSE` becomes a refusal (``message.refusal``, no content). Usage counts the words of
   every message content (prompt) and of the answer (completion) and is billed to
   ``server.bill``. With ``logprobs`` every answer word is one token whose logprobs sum to
-  ``log(confidence(request))`` (0 without a ``confidence`` function).
+  ``log(confidence(request))`` (0 without a ``confidence`` function); a server installed with
+  ``logprobs=False`` sends ``"logprobs": null`` instead, as many servers do.
 - ``POST /v1/files`` (multipart, ``purpose=batch``), ``GET /v1/files/{id}``,
   ``GET /v1/files/{id}/content``; ``POST /v1/batches``, ``GET /v1/batches/{id}``,
   ``POST /v1/batches/{id}/cancel``. A batch reports ``validating`` when created, ``in_progress``
@@ -60,6 +61,8 @@ class OpenAIState:
     models: list[str] = field(default_factory=lambda: ["loopback-model"])
     api_key: str | None = None
     confidence: Callable[[dict[str, Any]], float] | None = None
+    #: Whether requests that ask for logprobs get them (False: ``"logprobs": null``).
+    logprobs: bool = True
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     contents: dict[str, bytes] = field(default_factory=dict)
     batches: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -74,14 +77,18 @@ def install_openai(
     models: list[str] | None = None,
     api_key: str | None = None,
     confidence: Callable[[dict[str, Any]], float] | None = None,
+    logprobs: bool = True,
 ) -> OpenAIState:
     """Register the OpenAI routes on ``server`` and return their state.
 
     ``batch_polls``: how many ``GET /v1/batches/{id}`` it takes for a batch to complete.
     ``api_key``: when set, the key every request must send. ``confidence``: the probability
-    (0, 1] of a request's answer, spread over its tokens' logprobs.
+    (0, 1] of a request's answer, spread over its tokens' logprobs. ``logprobs=False``: a server
+    that returns no logprobs even when asked (like most LLM APIs but OpenAI's own).
     """
-    state = OpenAIState(batch_polls=batch_polls, api_key=api_key, confidence=confidence)
+    state = OpenAIState(
+        batch_polls=batch_polls, api_key=api_key, confidence=confidence, logprobs=logprobs
+    )
     if models is not None:
         state.models = list(models)
     server.state["openai"] = state
@@ -239,7 +246,7 @@ def chat_completion(server: LoopbackLLM, body: Any) -> tuple[int, dict[str, Any]
     completion_tokens = len(words)
     server.bill(prompt_tokens, completion_tokens)
     logprobs = None
-    if request["logprobs"] and content is not None:
+    if request["logprobs"] and state.logprobs and content is not None:
         confidence = state.confidence(request) if state.confidence is not None else 1.0
         logprobs = _logprobs(words, confidence)
     choice = {

@@ -3,12 +3,18 @@
 One :class:`openai.AsyncOpenAI` client per provider and event loop, made on first use with
 ``max_retries=0``: distil's retry layer (which honours ``Retry-After``) is the only one, so a
 429 is not retried three times over. The SDK is imported on first use, never at plugin import.
+
+With ``logprobs = true`` and a server that sends none (most compatible servers and hosted APIs
+but OpenAI's own), the answers still parse, with no confidence: the provider logs one warning a
+run (a run is one event loop, as each label run is) on the ``distil_openai`` logger, and counts
+those answers in :attr:`OpenAIProvider.logprobs_missing`. It never fails a request for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncGenerator
 from typing import Any, ClassVar
@@ -17,6 +23,8 @@ from urllib.parse import urlsplit, urlunsplit
 import distil
 
 from . import errors, secrets, wire
+
+logger = logging.getLogger("distil_openai")
 
 #: OpenAI batch statuses as distil's: pending, done, or a final failure.
 BATCH_STATUS = {
@@ -111,6 +119,9 @@ class OpenAIProvider(distil.Provider):
         self._response_class: Any = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
         self._closer: AsyncGenerator[None, None] | None = None
+        #: Answers of the current run that came without the logprobs the config asks for.
+        self.logprobs_missing = 0
+        self._run_loop: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:
         where = f", base_url={public_url(self.base_url)!r}" if self.base_url else ""
@@ -120,6 +131,8 @@ class OpenAIProvider(distil.Provider):
     async def client(self) -> Any:
         """The SDK client of the running event loop (made on first use, with the current key)."""
         loop = asyncio.get_running_loop()
+        if self._run_loop is not loop:  # a new run: count (and warn about) its answers afresh
+            self._run_loop, self.logprobs_missing = loop, 0
         key = secrets.read_key(self.api_key_env, self.base_url)
         # A new client when the loop changed (a client is bound to its loop) or the key did.
         if self._client is None or self._client_loop is not loop or self._client.api_key != key:
@@ -168,7 +181,26 @@ class OpenAIProvider(distil.Provider):
                 "openai.chat: the server's answer is not a JSON object"
             )
         structured = self.options.structured_output and prompt.json_schema is not None
-        return wire.to_completion(payload, self.options, structured=structured, latency_s=latency)
+        completion = wire.to_completion(
+            payload, self.options, structured=structured, latency_s=latency
+        )
+        self._check_logprobs(completion)
+        return completion
+
+    def _check_logprobs(self, completion: distil.Completion) -> None:
+        """Count an answer that lacks the logprobs asked for; warn at the run's first one."""
+        if not completion.meta.get(wire.LOGPROBS_MISSING):
+            return
+        self.logprobs_missing += 1
+        if self.logprobs_missing == 1:
+            server = public_url(self.base_url) or "the OpenAI API"
+            logger.warning(
+                "%s returned no logprobs: confidence is unknown; the queue will rank by label "
+                "issues instead (the config asks for logprobs = true, but %s sent none; set "
+                "logprobs = false to stop asking)",
+                self.describe(),
+                server,
+            )
 
     async def complete_batch(self, prompts: list[distil.Prompt]) -> list[distil.Completion]:
         return list(await asyncio.gather(*(self.complete(p) for p in prompts)))
@@ -258,6 +290,7 @@ class OpenAIProvider(distil.Provider):
         except distil.ProviderError as exc:
             return custom_id, exc
         completion.meta["batch_id"] = job_id
+        self._check_logprobs(completion)
         return custom_id, completion
 
     # -- identity -----------------------------------------------------------------------------

@@ -42,6 +42,8 @@ STRICT_KEYWORDS = frozenset(
         "$ref",
     }
 )
+#: ``Completion.meta`` key set on an answer whose logprobs were asked for but not sent.
+LOGPROBS_MISSING = "logprobs_missing"
 #: Keywords whose value is a map of names to schemas (the names are not keywords).
 _SCHEMA_MAPS = ("properties", "$defs", "definitions")
 
@@ -170,6 +172,8 @@ def to_completion(
         value = confidence(choice.get("logprobs"))
         if value is not None:
             meta["confidence"] = value
+        elif refusal is None:
+            meta[LOGPROBS_MISSING] = True  # asked for, not sent: the provider warns once a run
     return distil.Completion(
         text=text,
         data=data,
