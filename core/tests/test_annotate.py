@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
 import pytest
@@ -48,6 +50,7 @@ def test_pass_plans_follow_the_task() -> None:
     assert [(p.name, p.mode) for p in ner] == [
         ("check:PER", "binary"),
         ("check:LOC", "binary"),
+        ("check:none", "binary"),
         ("fix", "spans"),
         ("review", "review"),
     ]
@@ -192,3 +195,181 @@ def test_span_answers_are_checked_against_the_text() -> None:
         },
     )
     assert [s.start for s in stored.output.spans] == [0, 8]  # type: ignore[union-attr]
+
+
+# -- queue strategies, trust scores, staleness ------------------------------------------------------
+TRUST = "trust:s#run=r1"
+STUDENT = "student:s#run=r1"
+
+
+def _trained(store: Store, trust: dict[str, float], labels_as_of: float = 0.0) -> str:
+    """A finished train run that stored trust scores (and a student agreeing with the teacher)."""
+    run_id = store.start_run("train", {"student": "s"})
+    store.add_predictions(
+        Prediction(
+            example_id=ex_id,
+            source=TRUST,
+            output=Categories(labels=["ham"]),
+            confidence=score,
+            raw=json.dumps({"issue": score < 0.3}),
+        )
+        for ex_id, score in trust.items()
+    )
+    store.add_predictions(
+        Prediction(example_id=ex_id, source=STUDENT, output=Categories(labels=["spam"]))
+        for ex_id in trust
+    )
+    stats = {"source": STUDENT, "trust_source": TRUST, "labels_as_of": labels_as_of}
+    store.finish_run(run_id, "finished", stats)
+    return run_id
+
+
+def _order(ws: Workspace, pass_name: str = "check", n: int = 6) -> list[str]:
+    order = []
+    for _ in range(n):
+        card = ws.state("a", pass_name)["card"]
+        order.append(card["example_id"])
+        ws.answer("a", pass_name, card["example_id"], "accept")
+    return order
+
+
+def test_stored_trust_scores_make_the_queue_lowest_trust_first() -> None:
+    store, task = _store()
+    _trained(store, {"e0": 0.5, "e1": 0.9, "e2": 0.05, "e3": 0.7, "e4": 0.2, "e5": 0.95})
+    ws = Workspace(store, task)
+    first = ws.state("a")
+    assert first["queue"]["strategy"] == "label_issues" and first["queue"]["requested"] is None
+    assert (first["card"]["trust"], first["card"]["label_issue"]) == (0.05, True)
+    assert _order(ws) == ["e2", "e4", "e0", "e3", "e1", "e5"]
+
+
+def test_the_config_s_strategy_wins_and_the_hook_still_goes_last() -> None:
+    store, task = _store()  # teacher confidences 0.9 0.6 0.95 0.55 0.8 0.7
+    _trained(store, {"e0": 0.5, "e1": 0.9, "e2": 0.05, "e3": 0.7, "e4": 0.2, "e5": 0.95})
+    assert _order(Workspace(store, task, queue="confidence")) == [
+        "e3",
+        "e1",
+        "e5",
+        "e4",
+        "e0",
+        "e2",
+    ]
+    store2, _ = _store()
+    shuffled = [_order(Workspace(_store()[0], task, queue="random", seed=s)) for s in (1, 1, 2)]
+    assert shuffled[0] == shuffled[1] and sorted(shuffled[0]) == [f"e{i}" for i in range(6)]
+    assert shuffled[0] != shuffled[2]
+
+    class Reverse:
+        @distil.hookimpl
+        def distil_queue_order(self, cards: list[Any]) -> list[Any]:
+            return cards[::-1]
+
+    host = PluginHost(entry_points=False, modules=[("reverse", Reverse())])
+    _trained(store2, {"e0": 0.5, "e1": 0.9, "e2": 0.05, "e3": 0.7, "e4": 0.2, "e5": 0.95})
+    assert _order(Workspace(store2, task, host=host)) == ["e5", "e1", "e3", "e0", "e4", "e2"]
+    with pytest.raises(ValueError, match="unknown queue strategy 'loudest'"):
+        Workspace(store2, task, queue="loudest")
+
+
+def test_without_trust_scores_the_default_is_disagreement_and_label_issues_says_so() -> None:
+    store, task = _store()
+    untrained = Workspace(store, task).state("a")["queue"]
+    assert untrained["strategy"] == "disagreement" and untrained["train_run"] is None
+    assert untrained["notice"].startswith("no trained student yet: run `distil train`")
+    run_id = store.start_run("train")
+    store.finish_run(run_id, "finished", {"trust_source": None, "labels_as_of": time.time()})
+    assert Workspace(store, task).state("a")["queue"]["strategy"] == "disagreement"
+    state = Workspace(store, task, queue="label_issues").state("a")
+    assert state["queue"]["strategy"] == "label_issues"
+    assert (
+        "stored no trust scores: the queue falls back to disagreement" in state["queue"]["notice"]
+    )
+
+
+def test_a_multilabel_check_pass_ranks_by_that_label_s_out_of_fold_probability() -> None:
+    store = Store(":memory:")
+    task = TextCat(["a", "b"], multilabel=True)
+    store.add_examples([Example(id=i, text=f"texte {i} ✓") for i in ("x1", "x2", "x3")], "train")
+    store.add_predictions(
+        Prediction(example_id=i, source=SOURCE, output=Categories(labels=["a"]))
+        for i in ("x1", "x2", "x3")
+    )
+    run_id = store.start_run("train")
+    oof = {"x1": {"a": 0.9, "b": 0.1}, "x2": {"a": 0.2, "b": 0.95}, "x3": {"a": 0.1, "b": 0.2}}
+    store.add_predictions(
+        Prediction(
+            example_id=i,
+            source=TRUST,
+            output=Categories(labels=[k for k, v in s.items() if v >= 0.5], scores=s),
+            confidence=0.5,
+        )
+        for i, s in oof.items()
+    )
+    store.finish_run(run_id, "finished", {"trust_source": TRUST, "labels_as_of": 0.0})
+    ws = Workspace(store, task)
+    # check:a: the teacher says "a" everywhere; trust = P(a). check:b: it says "not b"; 1 - P(b).
+    assert _order(ws, "check:a", 3) == ["x3", "x2", "x1"]
+    assert _order(ws, "check:b", 3) == ["x2", "x3", "x1"]
+
+
+def test_answers_or_teacher_labelling_after_the_train_run_make_the_queue_stale() -> None:
+    store, task = _store()
+    run_id = _trained(store, {"e0": 0.5, "e1": 0.9}, labels_as_of=time.time())
+    ws = Workspace(store, task)
+    fresh = ws.state("a")["queue"]
+    assert (fresh["train_run"], fresh["stale"], fresh["notice"]) == (run_id, False, None)
+    ws.answer("a", "check", "e0", "accept")
+    ws.undo("a")
+    ws.answer("a", "check", "e1", "reject")
+    stale = ws.state("a")["queue"]
+    assert (stale["stale"], stale["answers_since"], stale["labelled_since"]) == (True, 2, 0)
+    assert stale["notice"] == (
+        "2 answer(s) since the last `distil train`: retrain to refresh the queue"
+    )
+    label_run = store.start_run("label", {"dataset": "train", "source": SOURCE})
+    store.finish_run(label_run, "finished", {"labelled": 3})
+    again = Workspace(store, task).state("a")["queue"]
+    assert again["labelled_since"] == 1
+    assert again["notice"].startswith("2 answer(s) and new teacher labels since")
+
+
+def test_the_no_entity_pass_holds_exactly_the_sentences_without_a_teacher_span() -> None:
+    from distil.testing.data import load_split
+
+    rows = load_split("wnut17", "train", limit=60)
+    task = NerTask(["corporation", "creative-work", "group", "location", "person"])
+    store = Store(":memory:")
+    store.add_examples(rows, "train")
+    # The teacher misses every entity of every third sentence; the student finds the gold ones.
+    teacher = {
+        ex.id: Spans(spans=[] if n % 3 == 0 else list(ex.spans or [])) for n, ex in enumerate(rows)
+    }
+    store.add_predictions(
+        Prediction(example_id=i, source=SOURCE, output=out) for i, out in teacher.items()
+    )
+    store.add_predictions(
+        Prediction(example_id=ex.id, source=STUDENT, output=Spans(spans=list(ex.spans or [])))
+        for ex in rows
+    )
+    empty = {i for i, out in teacher.items() if not out.spans}
+    missed = {ex.id for n, ex in enumerate(rows) if n % 3 == 0 and ex.spans}
+    assert missed and empty - missed  # some misses, some sentences truly without an entity
+    ws = Workspace(store, task, student_source=STUDENT)
+    state = ws.state("a", "check:none")
+    row = next(p for p in state["passes"] if p["name"] == "check:none")
+    assert (row["total"], row["mode"]) == (len(empty), "binary")
+    assert state["card"]["claim"] == "no entity" and state["card"]["disagree"]
+    seen = []
+    while (card := ws.state("a", "check:none")["card"]) is not None and card[
+        "pass"
+    ] == "check:none":
+        seen.append(card["example_id"])
+        # "There is an entity here" (reject) for the misses; "none indeed" (accept) otherwise.
+        ws.answer("a", "check:none", card["example_id"], "reject" if card["disagree"] else "accept")
+    assert set(seen) == empty and len(seen) == len(empty)
+    assert set(seen[: len(missed)]) == missed  # the student's disagreements come first
+    fix = next(p for p in ws.state("a", "fix")["passes"] if p["name"] == "fix")
+    assert fix["total"] == len(missed)
+    accepted = resolve_answers(store.annotations())
+    kept = next(i for i in empty - missed)
+    assert accepted[kept].answer == "accept" and accepted[kept].output == Spans(spans=[])

@@ -36,6 +36,10 @@ from .records import (
     Usage,
     output_from_example,
 )
+
+# Eager, not lazy: the submodule distil.simulate has the function's name, and a lazy import would
+# leave the module, not the function, as the package attribute (simulate.py imports nothing heavy).
+from .simulate import simulate
 from .student import Student, StudentPrediction, TrainPair, textcat_targets
 from .tasks import NerTask, SpansTask, SpanTask, Task, TextCat
 from .teach.provider import Provider
@@ -119,6 +123,7 @@ __all__ = [
     "plot_learning_curve",
     "read_jsonl",
     "score_spans",
+    "simulate",
     "textcat_targets",
     "tune_thresholds",
     "write_jsonl",

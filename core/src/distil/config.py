@@ -65,6 +65,8 @@ SECTIONS = {
     "label",
     "prices",
     "executor",
+    "train",
+    "annotate",
 }
 REQUIRED = ("task", "teacher", "data")
 
@@ -130,6 +132,39 @@ class EvaluateSection(_Section):
     seconds_per_annotation: float = Field(default=5.0, ge=0)
 
 
+class TrainSection(_Section):
+    """``[train]``: trust scores for the training labels (docs/annotate.md, "Trust scores").
+
+    ``trust`` scores every teacher label from out-of-fold student predictions with cleanlab (the
+    ``distil[trust]`` extra); unset, it is on when cleanlab is installed and the task is a
+    ``textcat`` (``true`` makes a missing cleanlab an error). It costs ``folds`` more fits of the
+    student. ``drop_label_issues`` leaves the teacher labels cleanlab flags out of the final fit
+    (human answers are never flagged or dropped); ``seed`` seeds the folds.
+    """
+
+    trust: bool | None = None
+    folds: int = Field(default=5, ge=2, le=20)
+    drop_label_issues: bool = False
+    seed: int = 0
+
+
+#: The queue strategies of ``[annotate] queue`` (see :mod:`distil.annotate.queue`).
+QueueStrategy = Literal["label_issues", "disagreement", "confidence", "random"]
+
+
+class AnnotateSection(_Section):
+    """``[annotate]``: the order of the cards in each annotation pass (docs/annotate.md).
+
+    ``queue``: ``label_issues`` (lowest trust score first), ``disagreement`` (teacher–student
+    disagreement, then lowest teacher confidence), ``confidence`` (lowest teacher confidence) or
+    ``random`` (shuffled with ``seed``). Unset: ``label_issues`` when the newest ``distil train``
+    stored trust scores, else ``disagreement``. The ``distil_queue_order`` hook still goes last.
+    """
+
+    queue: QueueStrategy | None = None
+    seed: int = 0
+
+
 class _RegistryView:
     """What confection sees as one registry: the host's entries, with our error for a miss."""
 
@@ -188,6 +223,10 @@ class ProjectConfig:
     teacher: Teacher
     student: Student | None
     prices: PriceTable = field(default_factory=PriceTable)
+    #: ``[train]``: trust scores and label-issue dropping.
+    train: TrainSection = field(default_factory=TrainSection)
+    #: ``[annotate]``: the queue strategy of the annotation app.
+    annotate: AnnotateSection = field(default_factory=AnnotateSection)
     #: Where the label and predict stages run: ``[executor]``, by default ``local.v1``.
     executor: Executor = field(default_factory=LocalExecutor)
 
@@ -288,6 +327,8 @@ def load_config(
     data = section(DataSection, "data")
     label = section(LabelSection, "label")
     evaluate = section(EvaluateSection, "evaluate")
+    train = section(TrainSection, "train")
+    annotate = section(AnnotateSection, "annotate")
 
     for name in ("task", "teacher", "student", "executor"):
         if name in raw:
@@ -328,6 +369,8 @@ def load_config(
         student=student,
         prices=prices,
         executor=executor,
+        train=train,
+        annotate=annotate,
     )
 
 

@@ -226,7 +226,20 @@ class Project:
         return self.config.resolve_path(self.config.project.output) / "students"
 
     def train(self) -> TrainResult:
+        """Fit the student on the merged labels; store its train predictions and trust scores.
+
+        ``[train]`` decides the trust step (:mod:`distil.trust`): each of its ``folds`` fits a
+        fresh student built from the ``[student]`` block, as :meth:`learning_curve` does.
+        """
         self._require("train")
+        settings = self.config.train
+
+        def fresh_student() -> Student:
+            from .config import resolve_section
+
+            student: Student = resolve_section(self.host, "student", self.config.raw["student"])
+            return student
+
         return train_student(
             self.store,
             self.config.task,
@@ -235,6 +248,11 @@ class Project:
             model_dir=self.model_dir,
             dev_dataset="dev" if self.config.data.dev else None,
             host=self.host,
+            student_factory=fresh_student,
+            trust=settings.trust,
+            folds=settings.folds,
+            drop_label_issues=settings.drop_label_issues,
+            seed=settings.seed,
         )
 
     def learning_curve(

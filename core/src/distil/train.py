@@ -9,19 +9,37 @@ settles a conflict, otherwise the latest answer) when it carries an output (``co
 labels by answer (``{"accept": n, "correct": m}``), so the report says where each label came from.
 An ``extract`` task's answers are per subtask; :mod:`distil.extract.answers` merges them field by
 field over the teacher's record.
+
+Besides the model, a train run stores what the annotation queue needs (so ``distil annotate``
+orders its cards with no Python):
+
+* the final student's predictions on every example of the data set (but ids another data set
+  also uses), under its source ``student:NAME#run=ID`` (teacher–student disagreement);
+* with trust on (``[train] trust``; :mod:`distil.trust`), a trust score per teacher label under
+  ``trust:NAME#run=ID``: ``confidence`` is the label's quality score, ``output`` the out-of-fold
+  student's answer, ``raw`` a JSON object with the scored label and whether cleanlab flags it.
+  ``drop_label_issues`` leaves the flagged teacher labels out of the final fit (counted in
+  ``dropped["label_issue"]``); human answers are never scored, flagged or dropped.
+
+The run's stats name both sources (``source``, ``trust_source``) and ``labels_as_of``, the time the
+labels were merged, which the workspace compares with later answers and labelling runs to say
+when the queue is stale.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .errors import ConfigError
 from .plugins import PluginHost, get_host
-from .records import Example, TaskOutput
-from .student import Student
+from .records import Example, Prediction, TaskOutput
+from .student import Student, TrainPair
 from .tasks import Task
 
 if TYPE_CHECKING:
@@ -35,6 +53,8 @@ class TrainingData:
     from_humans: int = 0
     from_answers: dict[str, int] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
+    #: Ids of the pairs whose label is a human answer (never flagged or dropped by trust).
+    human_ids: set[str] = field(default_factory=set)
 
 
 def merge_labels(
@@ -57,6 +77,7 @@ def merge_labels(
         if ann is not None and ann.answer in ("correct", "accept") and ann.output is not None:
             data.pairs.append((ex.without_answer(), task.validate_output(ann.output)))
             data.from_humans += 1
+            data.human_ids.add(ex.id)
             data.from_answers[ann.answer] = data.from_answers.get(ann.answer, 0) + 1
             continue
         if ann is not None and ann.answer in ("reject", "ignore"):
@@ -86,6 +107,14 @@ class TrainResult:
     seconds: float
     report: dict[str, Any]
     from_answers: dict[str, int] = field(default_factory=dict)
+    #: How many teacher labels cleanlab flagged; None when no trust scores were computed.
+    label_issues: int | None = None
+    #: The trust summary (:meth:`distil.trust.TrustResult.summary`) or ``{"skipped": reason}``.
+    trust: dict[str, Any] = field(default_factory=dict)
+    #: Where the trust scores are stored (``trust:NAME#run=ID``), or None.
+    trust_source: str | None = None
+    #: How many predictions of the final student on the data set were stored under ``source``.
+    predicted: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,9 +131,22 @@ def train_student(
     dev_dataset: str | None = None,
     host: PluginHost | None = None,
     config: dict[str, Any] | None = None,
+    student_factory: Callable[[], Student] | None = None,
+    trust: bool | None = None,
+    folds: int = 5,
+    drop_label_issues: bool = False,
+    seed: int = 0,
 ) -> TrainResult:
-    """Fit ``student`` on the merged labels of ``dataset`` and save it under ``model_dir``."""
+    """Fit ``student`` on the merged labels of ``dataset`` and save it under ``model_dir``.
+
+    ``trust`` (None: on when cleanlab is installed and the task is a ``textcat``; True: required,
+    an error otherwise) scores the labels with ``folds`` fits of fresh students from
+    ``student_factory`` (default: copies of ``student`` taken before it is fitted). In the
+    automatic mode a trust step that cannot run (no cleanlab, too few labels, a fold that cannot
+    be fitted) is skipped, and ``TrainResult.trust["skipped"]`` says why.
+    """
     host = host or get_host()
+    labels_as_of = time.time()
     data = merge_labels(store, task, dataset, teacher_source)
     pairs = data.pairs
     # Each implementation sees the previous one's result (in pluggy's call order).
@@ -124,8 +166,54 @@ def train_student(
             for ex in store.examples(dev_dataset)
             if (out := task.reference(ex)) is not None
         ] or None
+    skip = _trust_skipped(task, pairs, trust, folds)
+    factory = student_factory
+    if factory is None and skip is None:
+        try:
+            template = copy.deepcopy(student)  # unfitted: each fold gets a copy of this one
+        except (TypeError, copy.Error) as exc:
+            if trust:
+                raise ValueError(
+                    f"trust: the student cannot be copied for the folds ({exc}); "
+                    "pass student_factory"
+                ) from exc
+            skip = f"the student cannot be copied for the folds ({exc}); pass student_factory"
+        else:
+
+            def factory() -> Student:
+                return copy.deepcopy(template)
+
+    if skip is not None:
+        factory = None
+
     run_id = store.start_run("train", {"student": student.name, **(config or {})})
     source = f"student:{student.name}#run={run_id}"
+    dropped = dict(data.dropped)
+    trust_summary: dict[str, Any] = {"skipped": skip} if skip else {}
+    trust_preds: list[Prediction] = []
+    trust_source: str | None = None
+    label_issues: int | None = None
+    if skip is None and factory is not None:
+        from . import trust as trust_mod
+
+        try:
+            scored = trust_mod.score_labels(
+                task, pairs, factory, folds=folds, seed=seed, exclude=data.human_ids
+            )
+        except trust_mod.TrustError as exc:
+            if trust:
+                store.finish_run(run_id, "failed", {"error": str(exc)})
+                raise
+            trust_summary = {"skipped": str(exc)}
+        else:
+            trust_source = f"trust:{student.name}#run={run_id}"
+            trust_preds = trust_mod.trust_predictions(scored, trust_source, run_id)
+            trust_summary = scored.summary()
+            label_issues = len(scored.issues)
+            if drop_label_issues and scored.issues:
+                pairs, n = _without_issues(pairs, set(scored.issues), data.human_ids)
+                if n:
+                    dropped["label_issue"] = n
     started = time.perf_counter()
     report = student.fit(task, pairs, dev)
     seconds = time.perf_counter() - started
@@ -135,6 +223,9 @@ def train_student(
     (saved / "distil-student.json").write_text(
         json.dumps({"student": student.name, "source": source, "task": task.describe()}, indent=2)
     )
+    predicted = _store_train_predictions(store, student, dataset, source, run_id)
+    if trust_preds:
+        store.add_predictions(trust_preds)
     result = TrainResult(
         run_id=run_id,
         source=source,
@@ -143,9 +234,87 @@ def train_student(
         from_teacher=data.from_teacher,
         from_humans=data.from_humans,
         from_answers=data.from_answers,
-        dropped=data.dropped,
+        dropped=dropped,
         seconds=seconds,
         report=report,
+        label_issues=label_issues,
+        trust=trust_summary,
+        trust_source=trust_source if trust_preds else None,
+        predicted=predicted,
     )
-    store.finish_run(run_id, "finished", result.to_dict())
+    store.finish_run(
+        run_id,
+        "finished",
+        {**result.to_dict(), "labels_as_of": labels_as_of, "dataset": dataset},
+    )
     return result
+
+
+def _trust_skipped(
+    task: Task, pairs: list[TrainPair], trust: bool | None, folds: int
+) -> str | None:
+    """Why no trust scores are computed (None: they are); an error when ``trust`` is required."""
+    from . import trust as trust_mod
+
+    if trust is False:
+        return "off ([train] trust = false)"
+    unsupported = trust_mod.trust_unsupported(task)
+    if unsupported is not None:
+        if trust:
+            raise ConfigError(f"train.trust: {unsupported}; remove `trust = true`")
+        return unsupported
+    if not trust_mod.cleanlab_available():
+        if trust:
+            trust_mod.require_cleanlab()
+        return f"cleanlab is not installed: {trust_mod.INSTALL_HINT}"
+    needed = folds * trust_mod.MIN_PER_FOLD
+    if len(pairs) < needed:
+        return (
+            f"{len(pairs)} training labels are too few for {folds} folds (at least {needed}); "
+            "lower [train] folds or label more examples"
+        )
+    return None
+
+
+def _without_issues(
+    pairs: list[TrainPair], issues: set[str], human: set[str]
+) -> tuple[list[TrainPair], int]:
+    """``pairs`` without the flagged teacher labels (human answers always stay), and how many."""
+    kept = [(ex, out) for ex, out in pairs if ex.id not in issues or ex.id in human]
+    return kept, len(pairs) - len(kept)
+
+
+def _store_train_predictions(
+    store: Store, student: Student, dataset: str, source: str, run_id: str, batch: int = 1024
+) -> int:
+    """The fitted student's predictions on every example of ``dataset``, stored under ``source``.
+
+    The annotation queue compares them with the teacher's (disagreement first). One prediction
+    pass over the data set: cheap next to the fit for every shipped student. An id that another
+    data set of the store also has (a gold example with a train example's id) is skipped:
+    predictions are keyed by (source, example id), and ``distil predict`` / ``evaluate`` must not
+    take this example's prediction for the other one.
+    """
+    examples = [ex.without_answer() for ex in store.examples(dataset)]
+    ids = [ex.id for ex in examples]
+    shared: set[str] = set()
+    for other in store.datasets():
+        if other != dataset:
+            shared.update(store.get_examples(ids, dataset=other))
+    examples = [ex for ex in examples if ex.id not in shared]
+    stored = 0
+    for start in range(0, len(examples), batch):
+        chunk = examples[start : start + batch]
+        outputs = student.predict(chunk)
+        store.add_predictions(
+            Prediction(
+                example_id=ex.id,
+                source=source,
+                output=out.output,
+                confidence=out.confidence,
+                run_id=run_id,
+            )
+            for ex, out in zip(chunk, outputs, strict=True)
+        )
+        stored += len(chunk)
+    return stored

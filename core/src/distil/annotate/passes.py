@@ -9,12 +9,16 @@ through the data, focusing on only one aspect each time"). The plan follows from
   does not?) per label over every answered example, then ``fix`` (multiple choice) over the
   examples with a rejection in any check pass;
 * ``ner`` / ``spans``: ``check:LABEL`` (binary: are the teacher's LABEL spans right?) per label
-  over the examples where the teacher found a LABEL span, then ``fix`` (span correction) over the
-  examples with a rejection;
+  over the examples where the teacher found a LABEL span, then ``check:none`` (binary: is there
+  really no entity?) over the examples where the teacher found no span at all — the teacher's
+  missed entities, which no per-label pass can reach — then ``fix`` (span correction) over the
+  examples with a rejection in any check pass (a rejected ``check:none`` card means "there is an
+  entity here": the annotator marks it in ``fix``);
 * every task: ``review`` (pick one of the annotators' answers) over the examples where annotators
   disagree.
 
-Membership of ``fix`` is per annotator: it holds what *that* annotator rejected.
+Membership of ``fix`` is per annotator: it holds what *that* annotator rejected. The subtasks of an
+``extract`` task keep their own per-label passes only (no ``check:none``).
 """
 
 from __future__ import annotations
@@ -26,20 +30,24 @@ from ..records import Categories, Extraction, Prediction, Spans
 from ..tasks import SpanTask, Task, TextCat
 from .resolve import REVIEW_PASS
 
-__all__ = ["FIX_PASS", "Mode", "Pass", "extract_passes", "plan_passes"]
+__all__ = ["FIX_PASS", "NO_SPAN_PASS", "Mode", "Pass", "extract_passes", "plan_passes"]
 
 Mode = Literal["binary", "choice", "multi", "spans", "review"]
 FIX_PASS = "fix"
+#: The span tasks' check pass over the examples where the teacher found no span.
+NO_SPAN_PASS = "check:none"
 
 
 @dataclass(frozen=True)
 class Pass:
-    """One focused pass. ``label`` is set for the per-label binary passes."""
+    """One focused pass. ``label`` is set for the per-label binary passes; ``empty`` marks the
+    binary pass over the examples where the teacher found no span."""
 
     name: str
     mode: Mode
     title: str
     label: str | None = None
+    empty: bool = False
 
     @property
     def is_check(self) -> bool:
@@ -49,6 +57,8 @@ class Pass:
         """Whether a check pass asks about the example the teacher answered with ``pred``."""
         if pred is None or not pred.ok:
             return False
+        if isinstance(pred.output, Spans) and self.empty:
+            return not pred.output.spans
         if isinstance(pred.output, Spans) and self.label is not None:
             return any(s.label == self.label for s in pred.output.spans)
         return True
@@ -62,8 +72,11 @@ def correction_mode(task: Task) -> Mode:
     return "choice"
 
 
-def plan_passes(task: Task) -> list[Pass]:
-    """The passes of ``task``, in the order an annotator should take them."""
+def plan_passes(task: Task, no_span_pass: bool = True) -> list[Pass]:
+    """The passes of ``task``, in the order an annotator should take them.
+
+    ``no_span_pass`` adds :data:`NO_SPAN_PASS` to a span task's plan (see the module docstring).
+    """
     subtasks = getattr(getattr(task, "plan", None), "subtasks", None)
     if task.kind == "extract" and subtasks is not None:
         return extract_passes(subtasks)
@@ -81,6 +94,11 @@ def plan_passes(task: Task) -> list[Pass]:
             Pass(f"check:{label}", "binary", f"Are the teacher's {label} spans right?", label)
             for label in task.labels
         ]
+        if no_span_pass:
+            title = "The teacher found no entity: is there really none?"
+            # A task with a label called "none" has its own check:none: this one steps aside.
+            name = NO_SPAN_PASS if "none" not in task.labels else "check:no-span"
+            passes.append(Pass(name, "binary", title, empty=True))
         fix_title = "Correct the spans"
     passes.append(Pass(FIX_PASS, correction_mode(task), fix_title))
     passes.append(Pass(REVIEW_PASS, "review", "Resolve disagreements between annotators"))
@@ -100,7 +118,7 @@ def extract_passes(subtasks: dict[str, Task]) -> list[Pass]:
     reviews: list[Pass] = []
     for name, sub in subtasks.items():
         field = name.removeprefix("textcat:")
-        for p in plan_passes(sub):
+        for p in plan_passes(sub, no_span_pass=False):
             title = f"{field}: {p.title}" if name.startswith("textcat:") else p.title
             named = Pass(f"{name}/{p.name}", p.mode, title, p.label)
             (reviews if p.name == REVIEW_PASS else passes).append(named)
@@ -115,5 +133,7 @@ def claim(p: Pass, output: Categories | Spans | Extraction | None) -> str:
         if p.label is None:
             return ", ".join(output.labels)
         return p.label if p.label in output.labels else f"not {p.label}"
+    if p.empty:
+        return "no entity"
     spans = [s for s in output.spans if p.label is None or s.label == p.label]
     return f"{len(spans)} {p.label or 'span'} span(s)"

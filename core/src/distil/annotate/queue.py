@@ -1,20 +1,30 @@
 """The queue: which card comes first in a pass.
 
-The default order puts first what most often finds a real teacher error (measured on banking77:
-disagreement-first shows a real error 63–85% of the time, against 24–38% at random):
+The order is a strategy, chosen in the config (``[annotate] queue``) or by the caller:
 
-1. teacher–student disagreement on the pass's question, when a student's predictions for these
-   examples are in the store;
-2. then the lowest teacher confidence (for a per-label pass of a multi-label task, the score of
-   that label closest to 0.5); unknown confidence counts as certain;
-3. then the data set's order.
+* ``label_issues``: the lowest trust score first (:mod:`distil.trust`: cleanlab's quality of the
+  teacher's label under out-of-fold student probabilities; for a per-label pass of a multi-label
+  task, the out-of-fold probability that the teacher's verdict on that label is right); a card
+  without a score counts as trusted; ties go by disagreement, then confidence, then data set order;
+* ``disagreement`` (what most often finds a real teacher error, measured on banking77:
+  disagreement-first shows a real error 63–85% of the time, against 24–38% at random): teacher–
+  student disagreement on the pass's question first, when a student's predictions are in the
+  store; then the lowest teacher confidence (for a per-label pass of a multi-label task, the
+  score of that label closest to 0.5; unknown confidence counts as certain); then data set order;
+* ``confidence``: the lowest teacher confidence first, then data set order;
+* ``random``: shuffled, seeded by the seed and the pass name (the same seed, the same order).
 
-Teams route their own way with the ``distil_queue_order`` hook (firstresult): it gets the cards in
-the default order and returns them reordered (or filtered), or None to keep the default.
+The default (``None``) is ``label_issues`` when trust scores are stored, else ``disagreement``;
+the workspace decides (:class:`distil.annotate.Workspace`). Teams route their own way with the
+``distil_queue_order`` hook (firstresult), which always goes last: it gets the cards in the
+strategy's order and returns them reordered (or filtered), or None to keep that order.
 """
 
 from __future__ import annotations
 
+import json
+import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +34,20 @@ from .passes import Pass
 if TYPE_CHECKING:
     from ..tasks import Task
 
-__all__ = ["Card", "default_order", "make_card", "order_cards"]
+__all__ = [
+    "DEFAULT_STRATEGY",
+    "STRATEGIES",
+    "Card",
+    "default_order",
+    "make_card",
+    "order_cards",
+    "strategy_order",
+]
+
+#: The queue strategies, as ``[annotate] queue`` names them.
+STRATEGIES = ("label_issues", "disagreement", "confidence", "random")
+#: The order without trust scores, and what ``order_cards`` uses when not told otherwise.
+DEFAULT_STRATEGY = "disagreement"
 
 
 @dataclass
@@ -38,6 +61,10 @@ class Card:
     student: TaskOutput | None = None
     disagree: bool = False
     position: int = 0
+    #: The trust score of the teacher's answer to this pass's question (None: not scored).
+    trust: float | None = None
+    #: Whether cleanlab flags the label as a likely error.
+    issue: bool = False
 
     @property
     def example_id(self) -> str:
@@ -70,13 +97,47 @@ def _confidence(p: Pass, pred: Prediction) -> float | None:
     return pred.confidence
 
 
+def _trust(p: Pass, suggestion: TaskOutput | None, trust: Prediction | None) -> float | None:
+    """The trust score of the teacher's answer to ``p``'s question, from a ``trust:`` prediction.
+
+    A per-label pass of a multi-label task asks about one label: its trust is the out-of-fold
+    probability that the teacher's verdict on that label is right (cleanlab's per-class
+    self-confidence). Every other pass takes the stored score of the whole label.
+    """
+    if trust is None or not trust.ok:
+        return None
+    out = trust.output
+    if (
+        p.label is not None
+        and p.is_check
+        and isinstance(out, Categories)
+        and isinstance(suggestion, Categories)
+        and p.label in out.scores
+    ):  # a per-label check of Categories: only multi-label tasks have those
+        prob = float(out.scores[p.label])
+        return prob if p.label in suggestion.labels else 1.0 - prob
+    return trust.confidence
+
+
+def _issue(trust: Prediction | None) -> bool:
+    if trust is None or not trust.raw:
+        return False
+    try:
+        return bool(json.loads(trust.raw).get("issue"))
+    except (ValueError, AttributeError):
+        return False
+
+
 def make_card(
     p: Pass,
     example: Example,
     position: int,
     teacher: Prediction | None,
     student: Prediction | None,
+    trust: Prediction | None = None,
 ) -> Card:
+    """The card of ``example`` in pass ``p``: the teacher's suggestion and the queue's reasons
+    (disagreement with ``student``, teacher confidence, the ``trust`` score of the label)."""
     suggestion = teacher.output if teacher is not None and teacher.ok else None
     student_out = student.output if student is not None and student.ok else None
     disagree = student_out is not None and _aspect(p, student_out) != _aspect(p, suggestion)
@@ -88,24 +149,66 @@ def make_card(
         student=student_out,
         disagree=disagree,
         position=position,
+        trust=_trust(p, suggestion, trust),
+        issue=_issue(trust),
     )
 
 
-def default_order(cards: list[Card]) -> list[Card]:
-    """Disagreement first, then lowest confidence, then data set order."""
+def _conf(c: Card) -> float:
+    return c.confidence if c.confidence is not None else 1.0
 
-    def key(c: Card) -> tuple[bool, float, int]:
-        conf = c.confidence if c.confidence is not None else 1.0
-        return (not c.disagree, conf, c.position)
+
+def default_order(cards: list[Card]) -> list[Card]:
+    """Disagreement first, then lowest confidence, then data set order (``disagreement``)."""
+    return sorted(cards, key=lambda c: (not c.disagree, _conf(c), c.position))
+
+
+def _by_trust(cards: list[Card]) -> list[Card]:
+    def key(c: Card) -> tuple[float, bool, float, int]:
+        trust = c.trust if c.trust is not None else 1.0
+        return (trust, not c.disagree, _conf(c), c.position)
 
     return sorted(cards, key=key)
 
 
-def order_cards(
-    task: Task, pass_name: str, cards: list[Card], hook: Any | None = None
+def _by_confidence(cards: list[Card]) -> list[Card]:
+    return sorted(cards, key=lambda c: (_conf(c), c.position))
+
+
+_ORDERS: dict[str, Callable[[list[Card]], list[Card]]] = {
+    "label_issues": _by_trust,
+    "disagreement": default_order,
+    "confidence": _by_confidence,
+}
+
+
+def strategy_order(
+    cards: list[Card], strategy: str = DEFAULT_STRATEGY, seed: int = 0, pass_name: str = ""
 ) -> list[Card]:
-    """The default order, then the ``distil_queue_order`` hook's when a plugin gives one."""
-    ordered = default_order(cards)
+    """``cards`` in the order of ``strategy`` (one of :data:`STRATEGIES`)."""
+    if strategy == "random":
+        shuffled = sorted(cards, key=lambda c: c.position)
+        random.Random(f"{seed}:{pass_name}").shuffle(shuffled)
+        return shuffled
+    try:
+        order = _ORDERS[strategy]
+    except KeyError:
+        raise ValueError(
+            f"unknown queue strategy {strategy!r}; use one of {', '.join(STRATEGIES)}"
+        ) from None
+    return order(cards)
+
+
+def order_cards(
+    task: Task,
+    pass_name: str,
+    cards: list[Card],
+    hook: Any | None = None,
+    strategy: str = DEFAULT_STRATEGY,
+    seed: int = 0,
+) -> list[Card]:
+    """The strategy's order, then the ``distil_queue_order`` hook's when a plugin gives one."""
+    ordered = strategy_order(cards, strategy, seed, pass_name)
     if hook is not None:
         routed = hook.distil_queue_order(task=task, pass_name=pass_name, cards=ordered)
         if routed is not None:

@@ -12,7 +12,15 @@ What callers may rely on:
   derived from the stored events, so a process started again (after a SIGKILL, say) resumes at
   the same place. Events written by other processes are picked up before every read.
 * Queue order is computed once per pass when the workspace opens (examples and teacher/student
-  predictions do not change while annotating).
+  predictions do not change while annotating), by the strategy ``queue`` names
+  (:mod:`distil.annotate.queue`; ``distil annotate`` passes ``[annotate] queue``). Without one it
+  is ``label_issues`` when the newest finished ``distil train`` run stored trust scores, else
+  ``disagreement``.
+* The queue reads the student predictions and trust scores of the newest finished train run. When
+  labels changed after that run merged them (answers given since, or the teacher labelling again),
+  the queue is *stale*: ``state()["queue"]["stale"]`` is true and ``notice`` says to run
+  ``distil train`` to refresh it. The workspace does not retrain on its own: a fit can take
+  minutes, and a queue that reorders itself under the annotator's hands is confusing.
 """
 
 from __future__ import annotations
@@ -26,8 +34,8 @@ from ..records import Annotation, Categories, Example, Prediction, Spans, TaskOu
 from ..tasks import Task
 from .agreement import agreement_report, answer_key, conflicts
 from .passes import FIX_PASS, Pass, claim, plan_passes
-from .queue import Card, make_card, order_cards
-from .resolve import REVIEW_PASS, effective_events, resolve_answers, undo_event
+from .queue import STRATEGIES, Card, make_card, order_cards
+from .resolve import REVIEW_PASS, effective_events, is_undo, resolve_answers, undo_event
 
 __all__ = ["AnswerError", "Workspace"]
 
@@ -50,6 +58,22 @@ def pick_teacher_source(store: Any, ids: list[str]) -> str | None:
     return best[1] if best else None
 
 
+def latest_train_run(store: Any) -> dict[str, Any] | None:
+    """The newest finished train run (as :meth:`Store.get_run` gives it), or None."""
+    for run in store.runs("train"):
+        if run["status"] == "finished":
+            return dict(run)
+    return None
+
+
+def pick_trust_source(store: Any, ids: list[str], run: dict[str, Any] | None) -> str | None:
+    """The trust scores the train ``run`` stored for some of ``ids``, or None (trust was off)."""
+    source = (run or {}).get("stats", {}).get("trust_source")
+    if source and store.predictions(source, ids[:2000]):
+        return str(source)
+    return None
+
+
 def pick_student_source(store: Any, ids: list[str]) -> str | None:
     """The newest trained student that has stored predictions for some of ``ids``, or None."""
     candidates = [run["stats"].get("source") for run in store.runs("train")]
@@ -61,7 +85,13 @@ def pick_student_source(store: Any, ids: list[str]) -> str | None:
 
 
 class Workspace:
-    """One data set of one store, annotated by any number of named annotators."""
+    """One data set of one store, annotated by any number of named annotators.
+
+    ``queue`` names the queue strategy (:data:`distil.annotate.queue.STRATEGIES`; None: see the
+    module docstring) and ``seed`` seeds ``random``. ``teacher_source``, ``student_source`` and
+    ``trust_source`` default to the teacher that labelled the most examples, the newest trained
+    student, and the trust scores of the newest finished train run.
+    """
 
     def __init__(
         self,
@@ -72,7 +102,14 @@ class Workspace:
         teacher_source: str | None = None,
         student_source: str | None = None,
         host: Any | None = None,
+        queue: str | None = None,
+        seed: int = 0,
+        trust_source: str | None = None,
     ) -> None:
+        if queue is not None and queue not in STRATEGIES:
+            raise ValueError(
+                f"unknown queue strategy {queue!r}; use one of {', '.join(STRATEGIES)}"
+            )
         self.store = store
         self.task = task
         self.dataset = dataset
@@ -92,7 +129,17 @@ class Workspace:
         self.student: dict[str, Prediction] = (
             store.predictions(self.student_source, ids) if self.student_source else {}
         )
-        self.passes = plan_passes(task)
+        self.train_run = latest_train_run(store)
+        self.trust_source = trust_source or pick_trust_source(store, ids, self.train_run)
+        self.trust: dict[str, Prediction] = (
+            store.predictions(self.trust_source, ids) if self.trust_source else {}
+        )
+        self.queue_requested = queue
+        self.queue = queue or ("label_issues" if self.trust else "disagreement")
+        self.queue_seed = seed
+        # An extract subtask's view of the store (distil.annotate.subtasks.SubtaskStore, which
+        # names its subtask) keeps the extract plan's passes: extract_passes has no check:none.
+        self.passes = plan_passes(task, no_span_pass=getattr(store, "subtask", None) is None)
         self._by_name = {p.name: p for p in self.passes}
         self._events: list[Annotation] = []
         self._last_id = 0
@@ -104,12 +151,21 @@ class Workspace:
         self._queues: dict[str, list[Card]] = {}
         for p in self.passes:
             cards = [
-                make_card(p, ex, n, self.teacher.get(ex.id), self.student.get(ex.id))
+                make_card(
+                    p,
+                    ex,
+                    n,
+                    self.teacher.get(ex.id),
+                    self.student.get(ex.id),
+                    self.trust.get(ex.id),
+                )
                 for n, ex in enumerate(self.examples.values())
                 if ex.id in self.teacher and self.teacher[ex.id].ok
             ]
             hook = host.hook if host is not None else None
-            self._queues[p.name] = order_cards(task, p.name, cards, hook)
+            self._queues[p.name] = order_cards(
+                task, p.name, cards, hook, strategy=self.queue, seed=seed
+            )
         # A card the queue hook left out is not part of its pass.
         self._queued = {name: {c.example_id for c in q} for name, q in self._queues.items()}
         self._refresh()
@@ -237,7 +293,69 @@ class Workspace:
                 "task": {"kind": self.task.kind, "labels": self.task.labels},
                 "teacher_source": self.teacher_source,
                 "student_source": self.student_source,
+                "queue": self._queue_state(),
             }
+
+    def _queue_state(self) -> dict[str, Any]:
+        """The queue's strategy, what it was built from, and whether a retrain would change it.
+
+        ``stale`` is true when labels changed after the train run merged them: ``answers_since``
+        answers (undo events not counted) or ``labelled_since`` teacher labelling runs that
+        labelled something. ``notice`` is a sentence for the app to show, or None.
+        """
+        run = self.train_run
+        state: dict[str, Any] = {
+            "strategy": self.queue,
+            "requested": self.queue_requested,
+            "seed": self.queue_seed,
+            "trust_source": self.trust_source,
+            "student_source": self.student_source,
+            "train_run": run["id"] if run else None,
+            "stale": False,
+            "answers_since": 0,
+            "labelled_since": 0,
+            "notice": None,
+        }
+        if run is None:
+            if self.queue in ("label_issues", "disagreement") and not self.student:
+                state["notice"] = (
+                    "no trained student yet: run `distil train` to put likely teacher errors first"
+                )
+            return state
+        notices = []
+        if self.queue == "label_issues" and not self.trust:
+            notices.append(
+                "the last `distil train` stored no trust scores: the queue falls back to "
+                "disagreement (turn [train] trust on; it needs cleanlab)"
+            )
+        stats = run.get("stats") or {}
+        as_of = float(stats.get("labels_as_of") or run.get("started_at") or 0.0)
+        answers = sum(1 for a in self._events if not is_undo(a) and (a.created_at or 0.0) > as_of)
+        labelled = 0
+        for label_run in self.store.runs("label"):
+            config = label_run.get("config") or {}
+            when = label_run.get("finished_at") or label_run.get("started_at") or 0.0
+            if (
+                config.get("source") == self.teacher_source
+                and config.get("dataset", self.dataset) == self.dataset
+                and when > as_of
+                and (label_run.get("stats") or {}).get("labelled", 1)
+            ):
+                labelled += 1
+        state.update(answers_since=answers, labelled_since=labelled)
+        if answers or labelled:
+            changes = []
+            if answers:
+                changes.append(f"{answers} answer(s)")
+            if labelled:
+                changes.append("new teacher labels")
+            state["stale"] = True
+            notices.insert(
+                0,
+                f"{' and '.join(changes)} since the last `distil train`: retrain to refresh the queue",
+            )
+        state["notice"] = "; ".join(notices) or None
+        return state
 
     def _card_json(
         self, card: Card, answered: dict[str, dict[str, Annotation]], annotator: str
@@ -266,6 +384,8 @@ class Workspace:
             "suggestion": shown.model_dump() if shown is not None else None,
             "confidence": card.confidence,
             "disagree": card.disagree,
+            "trust": card.trust,
+            "label_issue": card.issue,
             "student": card.student.model_dump() if card.student is not None else None,
             "options": list(self.task.labels),
         }
@@ -363,7 +483,8 @@ class Workspace:
 
     # -- reporting --------------------------------------------------------------------------------
     def summary(self) -> dict[str, Any]:
-        """Progress per annotator, agreement per pass, and what training would take from humans."""
+        """Progress per annotator, agreement per pass, what training would take from humans, and
+        the queue's strategy and staleness (as in :meth:`state`)."""
         with self._lock:
             self._refresh()
             events = list(self._events)
@@ -375,6 +496,7 @@ class Workspace:
                 }
                 for name in annotators
             }
+            queue = self._queue_state()
         resolved = resolve_answers(events)
         counts: dict[str, int] = {}
         for a in resolved.values():
@@ -387,6 +509,7 @@ class Workspace:
             "agreement": agreement_report(events),
             "resolved_answers": counts,
             "events": len(events),
+            "queue": queue,
         }
 
 

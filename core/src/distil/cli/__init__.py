@@ -10,7 +10,7 @@ import sys
 import typer
 
 from ..errors import DistilError
-from . import init_cmd, new_plugin_cmd, plan_cmd, plugins_cmd, stages
+from . import init_cmd, new_plugin_cmd, plan_cmd, plugins_cmd, simulate_cmd, stages
 
 app = typer.Typer(
     name="distil",
@@ -24,6 +24,7 @@ init_cmd.register(app)
 plan_cmd.register(app)
 new_plugin_cmd.register(app)
 stages.register(app)
+simulate_cmd.register(app)
 
 
 def _add_plugin_commands() -> None:

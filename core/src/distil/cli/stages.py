@@ -124,6 +124,25 @@ def _print_plan(plan: Any) -> None:
     console.print("dry run: nothing was sent and no prediction was written", highlight=False)
 
 
+def _trust_line(result: Any) -> str:
+    """What the trust step found (or why it did not run): a TrainResult or its dict."""
+    r = result if isinstance(result, dict) else result.to_dict()
+    trust = r.get("trust") or {}
+    if "skipped" in trust:
+        return f"trust scores: skipped: {trust['skipped']}"
+    if r.get("label_issues") is None:
+        return "trust scores: none"
+    line = (
+        f"trust scores: {r['label_issues']} label issue(s) found among {trust.get('scored', 0)} "
+        f"teacher labels ({trust.get('folds')} folds, {trust.get('seconds', 0.0):.1f}s) "
+        f"→ {r.get('trust_source')}"
+    )
+    dropped = (r.get("dropped") or {}).get("label_issue", 0)
+    if dropped:
+        line += f"; {dropped} flagged teacher label(s) left out of the fit"
+    return line
+
+
 def _print_report(report: dict[str, Any], paths: dict[str, Path]) -> None:
 
     from ..evaluate.report import rich_table
@@ -174,6 +193,7 @@ def register(app: typer.Typer) -> None:
             + (f"\nhuman labels by answer: {result.from_answers}" if result.from_answers else ""),
             highlight=False,
         )
+        _console().print(_trust_line(result), highlight=False, markup=False)
 
     @app.command("evaluate")
     def evaluate(
@@ -265,6 +285,7 @@ def register(app: typer.Typer) -> None:
         _print_label_dict(result["label"])
         t = result["train"]
         typer.echo(f"trained {t['source']} on {t['n_train']} examples in {t['seconds']:.1f}s")
+        typer.echo(_trust_line(t))
         _print_report(result["report"], {k: Path(v) for k, v in result["paths"].items()})
 
 

@@ -3,7 +3,8 @@
 API (JSON; every ``/api`` call needs the token when one is set, as ``X-Distil-Token: T`` or
 ``Authorization: Bearer T``):
 
-* ``GET /api/state?session=NAME&pass=P&example=ID``: the pass, its next card, progress per pass.
+* ``GET /api/state?session=NAME&pass=P&example=ID``: the pass, its next card, progress per pass,
+  and ``queue``: the strategy (``[annotate] queue``) and whether it is stale (retrain to refresh).
 * ``POST /api/answer`` ``{session, pass, example_id, answer, output?}``: stores the answer
   (committed before the reply) and replies with the next state.
 * ``POST /api/undo`` ``{session, pass?}``: stores an undo event for the session's latest answer
@@ -46,14 +47,26 @@ def open_workspace(config: Path, dataset: str = "train", source: str | None = No
             project.import_data()
         # An extract task is annotated one subtask at a time: one workspace per subtask, each
         # answer stored for its subtask alone (distil.annotate.subtasks).
-        kind = ExtractWorkspace if project.config.task.kind == "extract" else Workspace
-        workspace = kind(
-            project.store,
-            project.config.task,
-            dataset=dataset,
-            teacher_source=source,
-            host=project.host,
-        )
+        if project.config.task.kind == "extract":
+            workspace: Any = ExtractWorkspace(
+                project.store,
+                project.config.task,
+                dataset=dataset,
+                teacher_source=source,
+                host=project.host,
+            )
+        else:
+            # The queue strategy comes from the config's [annotate] section.
+            settings = project.config.annotate
+            workspace = Workspace(
+                project.store,
+                project.config.task,
+                dataset=dataset,
+                teacher_source=source,
+                host=project.host,
+                queue=settings.queue,
+                seed=settings.seed,
+            )
     except BaseException:
         project.close()
         raise
@@ -166,5 +179,8 @@ def serve(
     print(f"open {url}", flush=True)
     if token:
         print(f"token: {token} (send it as X-Distil-Token on API calls)", flush=True)
+    queue = getattr(workspace, "queue", None)  # after the lines above, which scripts read
+    if queue is not None:
+        print(f"queue: {queue}", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     sys.stdout.flush()

@@ -137,6 +137,7 @@
 
   function render() {
     $("who").textContent = "session: " + session;
+    $("queue").textContent = (state.queue && state.queue.notice) || "";
     renderPasses();
     const card = state.card;
     const options = $("options"), actions = $("actions"), claim = $("claim"), meta = $("meta");
@@ -152,7 +153,9 @@
     $("pass-title").textContent = "Pass " + card.pass + ": " + card.title + " (" + p.done + " of " + p.total + " done)";
     $("card").dataset.example = card.example_id;
     meta.appendChild(document.createTextNode("example " + card.example_id +
-      (card.confidence !== null ? " · teacher confidence " + card.confidence.toFixed(2) : "")));
+      (card.confidence !== null ? " · teacher confidence " + card.confidence.toFixed(2) : "") +
+      (card.trust !== null && card.trust !== undefined ? " · trust " + card.trust.toFixed(2) : "")));
+    if (card.label_issue) meta.appendChild(el("span", "flag", "likely label issue"));
     if (card.disagree) meta.appendChild(el("span", "flag", "student disagrees"));
 
     if (card.mode === "binary") {
