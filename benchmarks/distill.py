@@ -1,32 +1,40 @@
-"""Text classification end to end: the embedded teacher labels, students learn, gold judges.
+"""Text classification end to end through `distil simulate`: every teacher, every student, full splits.
 
-    .venv/bin/python benchmarks/distill.py --datasets sms_spam banking77 goemotions snips \\
-        --train-limit 2000 --test-limit 600 --students sklearn.textcat.v1 --out docs/distill.md
+    .venv/bin/python benchmarks/distill.py --datasets banking77 \\
+        --teachers sim85-uniform sim85-systematic sim90-uniform sim90-systematic zeroshot \\
+        --students embeddings.textcat.v1 sklearn.textcat.v1 --budget 250 --out docs/distill.md
 
-For each data set (labels read from its train split; goemotions multi-label, snips its intents):
+For each data set, teacher and student type:
 
-1. The embedded zero-shot teacher ``local.zeroshot.v1`` (MiniLM, label names as hypotheses) is
-   tuned on the gold dev split (``teacher.tune``: softmax temperature, or the multi-label
-   threshold) and labels the train and test samples. Its test labelling is timed (docs/s).
-2. Each student type (``--students``) trains on (a) the teacher's labels; (b) the teacher's labels
-   with 100 / 250 / 500 *simulated corrections*: an oracle reviewer works through the train rows in
-   the annotation queue's default order (``distil.annotate.queue.default_order``: rows where the
-   student of (a) disagrees with the teacher first, then the lowest teacher confidence) and gold
-   replaces the teacher's answer of every row reviewed (nested: the 250 include the 100); a
-   reference row takes 500 rows in a seeded random order instead; (c) all gold train (the ceiling).
-3. Everything is scored on gold test: macro-F1 (exclusive) or micro-F1 (multi-label) with a 95%
-   bootstrap CI, and a paired bootstrap of each student against the teacher on the same rows.
-   Student prediction is timed on the same test texts (best of 5), so the speed ratio compares
-   two numbers taken in the same run.
-4. A Markdown report goes to ``--out`` with the command, the machine, the sampling and the wall
-   time; it is also printed.
+1. A project is written (a ``distil.cfg`` under ``--work``) over the data set's *full* train split,
+   its dev split and its test split (or ``--test FILE``) as gold. The teacher labels every train and
+   gold row (stored, resumable, shared by the student types of that teacher).
+   Teachers: ``zeroshot`` is the embedded ``local.zeroshot.v1`` (MiniLM, tuned on dev);
+   ``simNN-uniform`` / ``simNN-systematic`` is ``distil.testing.SimulatedTeacher`` behind the
+   loopback OpenAI server and the real ``openai.chat.v1`` provider: an LLM teacher that is right on
+   exactly NN% of the rows it knows (train + gold), with errors spread over all labels or confined to
+   each label's three most similarly named labels (as real LLMs err). It sends no logprobs, so the
+   queue cannot use teacher confidence: trust scores and disagreement are what it has.
+2. ``distil.simulate`` (the code behind ``distil simulate``) runs the oracle annotator on copies of
+   the store, in the queue's order and in a seeded random order: the student is trained on the
+   teacher's labels (cards 0) and retrained every ``--step`` cards up to ``--budget``; the oracle's
+   answers come from the train split's own gold labels. Each point is scored on gold with a 95%
+   bootstrap CI and a paired bootstrap against the teacher.
+3. The ceiling: the same student type trained on all gold train labels.
+4. Speed: each student's prediction on the gold texts on one core (CPU time, best of 3); the
+   zero-shot teacher's labelling of the same texts (CPU time of this process, model loaded).
+
+The Markdown report goes to ``--out`` (default ``benchmarks/out/distill.md``: the defaults never
+overwrite docs/) and is printed. ``--summary PAGE`` also writes the summary table between the
+``distill.py summary`` markers of PAGE (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
-import random
 import shlex
 import sys
 import time
@@ -34,476 +42,257 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _common import best_of, load_split, machine, sample, timed
+from _common import machine
 
 import distil
-from distil.annotate.queue import Card, default_order
-from distil.evaluate import paired_bootstrap
+import distil.testing
+from distil.project import Project
+from distil.testing.data import shared_data_dir
 
 DATASETS = ("sms_spam", "banking77", "goemotions", "snips")
 MULTILABEL = {"goemotions"}
-CORRECTIONS = (100, 250, 500)
-RANDOM_REFERENCE = 500
+TEACHERS = ("zeroshot", "sim85-uniform", "sim85-systematic", "sim90-uniform", "sim90-systematic")
+STUDENTS = ("embeddings.textcat.v1", "sklearn.textcat.v1")
 SEED = 0
-TEACHER = "local.zeroshot.v1"
-LLM_MODEL = "smollm2-135m"
+MARK_BEGIN = "<!-- distill.py summary: begin -->"
+MARK_END = "<!-- distill.py summary: end -->"
+
+
+@dataclass
+class Cell:
+    """One (data set, teacher, student) run."""
+
+    dataset: str
+    teacher: str
+    student: str
+    metric: str = ""
+    result: dict[str, Any] = field(default_factory=dict)
+    ceiling: tuple[float, list[float]] | None = None
+    student_docs_s: float | None = None
+    teacher_docs_s: float | None = None
+    teacher_wrong_train: int | None = None
+    seconds: float = 0.0
+
+
+# -- projects ------------------------------------------------------------------------------------
+def labels_of(path: Path) -> list[str]:
+    seen: set[str] = set()
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            seen.update(json.loads(line).get("labels") or [])
+    return sorted(seen)
+
+
+def teacher_block(teacher: str, sim: Any) -> str:
+    if teacher == "zeroshot":
+        return '[teacher]\n@teachers = "local.zeroshot.v1"\n'
+    return sim.config_snippet()
+
+
+def write_config(
+    folder: Path, dataset: str, labels: list[str], teacher: str, student: str, files: dict, sim: Any
+) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    store = folder.parent / "distil.db"  # shared by the student types of one teacher
+    text = "\n".join(
+        [
+            "[project]",
+            f'name = "{dataset}-{teacher}"',
+            f'store = "{store}"',
+            f'output = "{folder}"',
+            "",
+            "[task]",
+            '@tasks = "textcat.v1"',
+            f"labels = {json.dumps(labels)}",
+            f"multilabel = {'true' if dataset in MULTILABEL else 'false'}",
+            "",
+            teacher_block(teacher, sim),
+            "[student]",
+            f'@students = "{student}"',
+            "",
+            "[data]",
+            f'train = "{files["train"]}"',
+            f'dev = "{files["dev"]}"',
+            f'gold = "{files["gold"]}"',
+            "",
+        ]
+    )
+    path = folder / "distil.cfg"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@contextlib.contextmanager
+def teacher_server(teacher: str, files: dict, work: Path):
+    """The simulated LLM for ``simNN-kind`` (None for the zero-shot teacher)."""
+    if teacher == "zeroshot":
+        yield None
+        return
+    accuracy = int(teacher[3:5]) / 100
+    errors = teacher.split("-", 1)[1]
+    known = work / "teacher-knows.jsonl"  # the rows the simulated LLM answers: train + gold
+    with known.open("w", encoding="utf-8") as out:
+        for split in ("train", "gold"):
+            out.write(Path(files[split]).read_text(encoding="utf-8").rstrip("\n") + "\n")
+    os.environ.setdefault("OPENAI_API_KEY", "sk-simulated-benchmark")
+    with distil.testing.simulated_llm(known, accuracy=accuracy, errors=errors, seed=SEED) as sim:
+        yield sim
+
+
+# -- figures -------------------------------------------------------------------------------------
+def predict_docs_per_s(student: distil.Student, examples: list[distil.Example]) -> float:
+    """Prediction on one core, CPU time, best of 3 after a warm-up."""
+    from threadpoolctl import threadpool_limits
+
+    bare = [ex.without_answer() for ex in examples]
+    with threadpool_limits(limits=1):
+        student.predict(bare[:64])
+        best = float("inf")
+        for _ in range(3):
+            started = time.thread_time()
+            student.predict(bare)
+            best = min(best, time.thread_time() - started)
+    return len(bare) / max(best, 1e-9)
+
+
+def teacher_docs_per_s(project: Project, examples: list[distil.Example]) -> float:
+    """The zero-shot teacher labelling the gold texts, CPU time of this process."""
+    teacher = project.config.teacher
+    task = project.config.task
+    bare = [ex.without_answer() for ex in examples[:300]]
+    teacher.label(task, bare[:16])  # load the model first
+    started = time.process_time()
+    teacher.label(task, bare)
+    return len(bare) / max(time.process_time() - started, 1e-9)
+
+
+def ceiling(project: Project, student_name: str) -> tuple[float, list[float]]:
+    """The student type trained on every gold train label, scored on gold."""
+    task = project.config.task
+    host = project.host
+    student = host.create("students", student_name)
+    train = [(ex.without_answer(), task.reference(ex)) for ex in project.store.examples("train")]
+    dev = [(ex.without_answer(), task.reference(ex)) for ex in project.store.examples("dev")]
+    student.fit(task, train, dev)
+    gold = project.store.examples("gold")
+    predicted = [p.output for p in student.predict([ex.without_answer() for ex in gold])]
+    scores = task.score([task.reference(ex) for ex in gold], predicted)
+    metric = "macro_f1"
+    return float(scores[metric]), [float(x) for x in scores["ci"][metric]]
+
+
+def run_cell(cell: Cell, config: Path, args: argparse.Namespace) -> None:
+    started = time.perf_counter()
+    with Project.from_config(config) as project:
+        result = distil.simulate(
+            project,
+            config.parent.parent / "oracle.jsonl",
+            budget=args.budget,
+            step=args.step,
+            order="both",
+            seed=SEED,
+            output_dir=config.parent / "simulate",
+        )
+        cell.result = result
+        cell.metric = result["metric"]
+        gold = project.store.examples("gold")
+        loaded = type(project.config.student).load(result["details"]["students"]["queue"])
+        cell.student_docs_s = predict_docs_per_s(loaded, gold)
+        if cell.teacher == "zeroshot":
+            cell.teacher_docs_s = teacher_docs_per_s(project, gold)
+        if not args.no_ceiling:
+            cell.ceiling = ceiling(project, cell.student)
+        task = project.config.task
+        train = project.store.examples("train")
+        preds = project.store.predictions(project.teacher_source, [ex.id for ex in train])
+        cell.teacher_wrong_train = sum(
+            1
+            for ex in train
+            if ex.id not in preds
+            or not preds[ex.id].ok
+            or set(preds[ex.id].output.labels) != set(task.reference(ex).labels)
+        )
+    cell.seconds = time.perf_counter() - started
+
+
+# -- report --------------------------------------------------------------------------------------
+def f(x: float) -> str:
+    return f"{x:.3f}"
+
+
+def ci(c: list[float], signed: bool = False) -> str:
+    fmt = (lambda v: f"{v:+.3f}") if signed else f
+    return f"[{fmt(c[0])}, {fmt(c[1])}]"
+
+
+def verdict(c: list[float]) -> str:
+    return " ✔" if c[0] > 0 else (" ✘" if c[1] < 0 else "")
+
+
+def point_cells(p: dict[str, Any]) -> str:
+    return (
+        f"{p['cards']} / {p['changed']} | {f(p['score'])} {ci(p['ci'])} | "
+        f"{p['delta']:+.3f} {ci(p['delta_ci'], True)}{verdict(p['delta_ci'])}"
+    )
+
+
 SHORT = {
+    "embeddings.textcat.v1": "embeddings",
+    "static.textcat.v1": "static",
     "sklearn.textcat.v1": "sklearn",
     "spacy.textcat.v1": "spaCy",
     "transformers.textcat.v1": "transformers",
 }
 
 
-@dataclass
-class Row:
-    """One line of a data set's table."""
-
-    source: str
-    outputs: list[Any]  # test predictions, aligned with the test sample
-    score: dict[str, Any]
-    n_train: int | None = None
-    changed: int | None = None  # train labels that gold changed (corrections rows)
-    docs_per_s: float | None = None
-    cmp: dict[str, Any] | None = None  # paired bootstrap against the teacher
-
-
-@dataclass
-class Result:
-    dataset: str
-    metric: str
-    rows: list[Row] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)
-    teacher_docs_per_s: float = 0.0
-    llm: LLMResult | None = None
-
-
-@dataclass
-class LLMResult:
-    """The local LLM teacher on the first ``--llm-limit`` test rows."""
-
-    outputs: list[Any]
-    failed: int
-    docs_per_s: float
-    score: float = 0.0  # on its rows, filled by DatasetRun.compare_llm
-    rows: list[str] = field(default_factory=list)  # table lines, filled by DatasetRun.compare_llm
-
-
-# -- data ----------------------------------------------------------------------------------------
-def load(dataset: str, train_limit: int | None, test_limit: int | None):
-    train_all = load_split(dataset, "train")
-    labels = sorted({label for ex in train_all for label in ex.labels or []})
-    task = distil.TextCat(labels, multilabel=dataset in MULTILABEL)
-    train = sample(train_all, train_limit, SEED)
-    test = sample(load_split(dataset, "test"), test_limit, SEED)
-    dev = load_split(dataset, "dev")
-    return task, train, dev, test, len(train_all)
-
-
-def bare(examples: list[distil.Example]) -> list[distil.Example]:
-    return [ex.without_answer() for ex in examples]
-
-
-def same(a: distil.Categories | None, b: distil.Categories) -> bool:
-    return a is not None and set(a.labels) == set(b.labels)
-
-
-# -- the queue's order ---------------------------------------------------------------------------
-def queue_order(
-    train: list[distil.Example],
-    teacher_preds: list[distil.Prediction],
-    student_out: list[distil.Categories],
-) -> list[int]:
-    """Train row indices in the annotation queue's default order for a whole-task pass.
-
-    The cards carry what the app's cards carry: the teacher's suggestion and confidence (for a
-    multi-label answer, the smallest score among its chosen labels) and the student's answer; the
-    order is ``default_order``'s (disagreement first, then the lowest confidence, then position).
-    """
-    cards = []
-    for i, (ex, pred, stu) in enumerate(zip(train, teacher_preds, student_out, strict=True)):
-        suggestion = pred.output if pred.ok else None
-        disagree = suggestion is None or set(stu.labels) != set(suggestion.labels)
-        card = Card(ex, "labels", suggestion, pred.confidence, stu, disagree, i)
-        cards.append(card)
-    return [c.position for c in default_order(cards)]
-
-
-def with_gold(
-    task: distil.Task, train: list[distil.Example], teacher_out: list[Any], rows: list[int]
-) -> tuple[list[tuple[distil.Example, Any]], int]:
-    """Teacher pairs with gold in place of the teacher's answer on ``rows``; and how many of
-    those answers gold actually changed (the rest the reviewer accepted as they were)."""
-    fix = set(rows)
-    pairs, changed = [], 0
-    for i, (ex, out) in enumerate(zip(train, teacher_out, strict=True)):
-        if i in fix:
-            ref = task.reference(ex)
-            changed += not same(out, ref)
-            pairs.append((ex.without_answer(), ref))
-        elif out is not None:
-            pairs.append((ex.without_answer(), out))
-    return pairs, changed
-
-
-# -- students ------------------------------------------------------------------------------------
-def student_name(kind: str, task: distil.TextCat) -> str:
-    """The registered student for ``kind`` on this task (spaCy has a multi-label variant)."""
-    if kind == "spacy.textcat.v1" and task.multilabel:
-        return "spacy.textcat_multilabel.v1"
-    return kind
-
-
-def fit_predict(host: Any, kind: str, task, pairs, dev_pairs, test, train=None):
-    """Train one student; its test outputs, docs/s on test, and (optionally) its train outputs."""
-    student = host.create("students", student_name(kind, task))
-    student.fit(task, pairs, dev_pairs)
-    test_in = bare(test)
-    test_out = [p.output for p in student.predict(test_in)]
-    seconds = best_of(lambda: student.predict(test_in), repeats=5)
-    train_out = [p.output for p in student.predict(bare(train))] if train is not None else None
-    return test_out, len(test) / seconds, train_out
-
-
-# -- one data set --------------------------------------------------------------------------------
-class DatasetRun:
-    """The steps for one data set; each adds rows and notes to ``self.result``."""
-
-    def __init__(self, host: Any, dataset: str, args: argparse.Namespace) -> None:
-        self.host, self.args = host, args
-        self.task, self.train, self.dev, self.test, n_all = load(
-            dataset, args.train_limit, args.test_limit
-        )
-        metric = "micro_f1" if self.task.multilabel else "macro_f1"
-        self.result = Result(dataset, metric)
-        self.test_gold = [self.task.reference(ex) for ex in self.test]
-        self.dev_pairs = [(ex.without_answer(), self.task.reference(ex)) for ex in self.dev]
-        kind = "multi-label" if self.task.multilabel else "exclusive"
-        self.result.notes.append(
-            f"{len(self.task.labels)} labels ({kind}); train sample {len(self.train)} of {n_all} "
-            f"rows, test sample {len(self.test)} rows, dev {len(self.dev)} gold rows (teacher "
-            "tuning; multi-label student thresholds)"
-        )
-
-    def run(self) -> Result:
-        teacher_row, teacher_preds = self.teacher()
-        if self.args.llm_limit:
-            self.llm_teacher()
-        for kind in self.args.students:
-            self.students(kind, teacher_preds)
-        self.compare(teacher_row)
-        return self.result
-
-    def row(self, source: str, outs: list[Any], **kw: Any) -> Row:
-        r = Row(source, outs, self.task.score(self.test_gold, outs), **kw)
-        self.result.rows.append(r)
-        return r
-
-    def teacher(self) -> tuple[Row, list[distil.Prediction]]:
-        """Step 1: tune on dev, label train and test (test timed)."""
-        teacher = self.host.create("teachers", TEACHER)
-        with timed(self.result, "teacher tune on dev (model load included)"):
-            fitted = teacher.tune(self.task, self.dev)
-        what = "threshold" if self.task.multilabel else "temperature"
-        with timed(self.result, "teacher labels test"):
-            test_preds = teacher.label(self.task, bare(self.test))
-        self.result.teacher_docs_per_s = len(self.test) / self.result.seconds["teacher labels test"]
-        with timed(self.result, "teacher labels train"):
-            train_preds = teacher.label(self.task, bare(self.train))
-        failed = sum(not p.ok for p in train_preds) + sum(not p.ok for p in test_preds)
-        outs = [p.output if p.ok else None for p in test_preds]
-        row = self.row(
-            f"teacher: {TEACHER} (tuned {what} {fitted:g})",
-            outs,
-            docs_per_s=self.result.teacher_docs_per_s,
-        )
-        wrong = sum(
-            not same(p.output if p.ok else None, self.task.reference(ex))
-            for ex, p in zip(self.train, train_preds, strict=True)
-        )
-        self.result.notes.append(
-            f"the teacher's train labels differ from gold on {wrong} of {len(self.train)} rows "
-            f"({wrong / len(self.train):.0%}); {failed} teacher answers failed"
-        )
-        return row, train_preds
-
-    def llm_teacher(self) -> None:
-        """Step 1b: the local LLM labels the first ``--llm-limit`` test rows (timed after one
-        warm-up document, so the model load is not counted)."""
-        # llama.cpp's default thread count: one on two cores (two ran slower whenever anything
-        # else used the second core).
-        provider = self.host.create("providers", "local.llama.v1", model=LLM_MODEL, max_tokens=96)
-        teacher = distil.PromptTeacher(provider)
-        rows = self.test[: self.args.llm_limit]
-        with timed(self.result, "LLM teacher load + warm-up (1 train doc)"):
-            teacher.label(self.task, bare(self.train[:1]))
-        with timed(self.result, f"LLM teacher labels {len(rows)} test"):
-            preds = teacher.label(self.task, bare(rows))
-        seconds = self.result.seconds[f"LLM teacher labels {len(rows)} test"]
-        self.result.llm = LLMResult(
-            [p.output if p.ok else None for p in preds],
-            sum(not p.ok for p in preds),
-            len(rows) / seconds,
-        )
-
-    def student(self, kind, label: str, pairs, changed=None, train=None):
-        source = f"{SHORT.get(kind, kind)} student on {label}"
-        with timed(self.result, source):
-            outs, dps, train_out = fit_predict(
-                self.host, kind, self.task, pairs, self.dev_pairs, self.test, train
-            )
-        self.row(source, outs, n_train=len(pairs), changed=changed, docs_per_s=dps)
-        return train_out
-
-    def students(self, kind: str, teacher_preds: list[distil.Prediction]) -> None:
-        """Step 2 for one student type: (a), (b) with the queue's order and a random one, (c)."""
-        teacher_out = [p.output if p.ok else None for p in teacher_preds]
-        pairs = [(ex.without_answer(), o) for ex, o in zip(self.train, teacher_out, strict=True)]
-        pairs = [(ex, o) for ex, o in pairs if o is not None]
-        student_train = self.student(kind, "teacher labels", pairs, train=self.train)
-        order = queue_order(self.train, teacher_preds, student_train)
-        disagree = sum(
-            not same(s, o) if o is not None else True
-            for s, o in zip(student_train, teacher_out, strict=True)
-        )
-        found = {}
-        for n in self.args.corrections:
-            rows = order[:n]
-            pairs_n, changed = with_gold(self.task, self.train, teacher_out, rows)
-            found[n] = changed
-            label = f"teacher labels + {len(rows)} simulated corrections (queue order)"
-            self.student(kind, label, pairs_n, changed=changed)
-        against = ""
-        if self.args.reference:
-            shuffled = list(range(len(self.train)))
-            random.Random(SEED).shuffle(shuffled)
-            pairs_r, changed_r = with_gold(
-                self.task, self.train, teacher_out, shuffled[:RANDOM_REFERENCE]
-            )
-            n_random = min(RANDOM_REFERENCE, len(self.train))
-            label = f"teacher labels + {n_random} random gold rows (reference)"
-            self.student(kind, label, pairs_r, changed=changed_r)
-            against = f", against {changed_r} of {RANDOM_REFERENCE} random rows"
-        gold_pairs = [(ex.without_answer(), self.task.reference(ex)) for ex in self.train]
-        self.student(kind, "all gold train (ceiling)", gold_pairs)
-        hits = ", ".join(f"{found[n]} of the first {n}" for n in self.args.corrections)
-        self.result.notes.append(
-            f"{SHORT.get(kind, kind)}: the student of (a) disagrees with the teacher on {disagree} "
-            f"train rows (those come first in the queue); the teacher was wrong on {hits} rows "
-            f"reviewed in queue order{against}"
-        )
-
-    def compare(self, teacher_row: Row) -> None:
-        """Step 3: paired bootstrap of every student against the teacher on the same test rows."""
-        for r in self.result.rows:
-            if r is teacher_row:
-                continue
-            r.cmp = paired_bootstrap(
-                self.task, self.test_gold, r.outputs, teacher_row.outputs, metric=self.result.metric
-            )
-        self.result.notes.extend(self.verdicts(teacher_row))
-        if self.result.llm is not None:
-            self.compare_llm(teacher_row)
-
-    def compare_llm(self, teacher_row: Row) -> None:
-        """The LLM's rows: the zero-shot teacher and each student's best queue row, scored on
-        the same first rows, each against the LLM (paired bootstrap) and timed against it."""
-        llm, m = self.result.llm, self.result.metric
-        assert llm is not None
-        n = len(llm.outputs)
-        gold = self.test_gold[:n]
-        score = self.task.score(gold, llm.outputs)
-        llm.score = score[m]
-        lo, hi = score["ci"][m]
-        llm.rows.append(
-            f"| teacher: local LLM ({LLM_MODEL}) | {score[m]:.3f} [{lo:.3f}, {hi:.3f}] | — "
-            f"| {llm.failed} | {llm.docs_per_s:,.1f} | 1× |"
-        )
-        others = [teacher_row] + [
-            [
-                r
-                for r in self.result.rows
-                if r.source.startswith(SHORT.get(k, k) + " student") and "queue order" in r.source
-            ][-1]
-            for k in self.args.students
-        ]
-        for r in others:
-            mine = r.outputs[:n]
-            sc = self.task.score(gold, mine)
-            cmp = paired_bootstrap(self.task, gold, mine, llm.outputs, metric=m)
-            a, b = sc["ci"][m]
-            c, d = cmp["ci"]
-            mark = " ✔" if c > 0 else (" ✘" if d < 0 else "")
-            failed = sum(o is None for o in mine)
-            llm.rows.append(
-                f"| {r.source} | {sc[m]:.3f} [{a:.3f}, {b:.3f}] | {cmp['delta']:+.3f} "
-                f"[{c:+.3f}, {d:+.3f}]{mark} | {failed} | {r.docs_per_s:,.0f} "
-                f"| {r.docs_per_s / llm.docs_per_s:,.0f}× |"
-            )
-
-    def verdicts(self, teacher_row: Row) -> list[str]:
-        """Plain sentences: which students beat the teacher, which do not."""
-        out = []
-        name = METRIC_NAMES[self.result.metric]
-        for kind in self.args.students:
-            short = SHORT.get(kind, kind)
-            mine = [r for r in self.result.rows if r.source.startswith(short + " student")]
-            queue = [r for r in mine if "queue order" in r.source or tail(r) == "teacher labels"]
-            beat = [r for r in queue if r.cmp["ci"][0] > 0]
-            lost = [r for r in queue if r.cmp["ci"][1] < 0]
-            tied = [r for r in queue if r not in beat and r not in lost]
-            parts = []
-            if beat:
-                parts.append("beats the teacher with " + ", ".join(tail(r) for r in beat))
-            if tied:
-                parts.append(
-                    "is **not distinguishable** from it (the paired CI includes 0) with "
-                    + ", ".join(tail(r) for r in tied)
-                )
-            if lost:
-                parts.append("is **worse** than it with " + ", ".join(tail(r) for r in lost))
-            best = max(queue, key=lambda r: r.cmp["delta"])
-            lo, hi = best.cmp["ci"]
-            out.append(
-                f"**{short} student vs teacher ({name}):** trained on at most "
-                f"{self.args.corrections[-1]} simulated corrections it "
-                + "; ".join(parts)
-                + ". Best: "
-                f"{tail(best)}, Δ {best.cmp['delta']:+.3f} [{lo:+.3f}, {hi:+.3f}]."
-            )
-            if self.args.reference:
-                out.append(self.queue_vs_random(short, mine))
-            ceiling = next(r for r in mine if "ceiling" in r.source)
-            if ceiling.cmp["ci"][0] <= 0:
-                lo, hi = ceiling.cmp["ci"]
-                verdict = "is worse than" if hi < 0 else "is not distinguishable from"
-                out.append(
-                    f"Even trained on all {ceiling.n_train} gold train rows the {short} student "
-                    f"{verdict} the teacher here: Δ {ceiling.cmp['delta']:+.3f} "
-                    f"[{lo:+.3f}, {hi:+.3f}] (paired 95% CI)."
-                )
-        return out
-
-    def queue_vs_random(self, short: str, mine: list[Row]) -> str:
-        """One sentence: did the queue's order beat a random order at the largest budget?"""
-        queue = [r for r in mine if "queue order" in r.source][-1]
-        rand = next(r for r in mine if "random gold rows" in r.source)
-        cmp = paired_bootstrap(
-            self.task, self.test_gold, queue.outputs, rand.outputs, metric=self.result.metric
-        )
-        lo, hi = cmp["ci"]
-        if lo > 0:
-            verdict = "beats"
-        elif hi < 0:
-            verdict = "is **worse** than"
-        else:
-            verdict = "is not distinguishable from"
-        why = ""
-        if hi < 0 and queue.changed is not None and rand.changed is not None:
-            why = (
-                f" although its rows hold more teacher errors ({queue.changed} against "
-                f"{rand.changed}): the rows the queue puts first are the teacher's least sure, "
-                "not a representative sample of the data"
-            )
-        return (
-            f"**{short}: queue order vs random order** (same number of reviewed rows): the "
-            f"student with the queue's simulated corrections {verdict} the one with random gold "
-            f"rows, Δ {cmp['delta']:+.3f} [{lo:+.3f}, {hi:+.3f}] (paired bootstrap){why}."
-        )
-
-
-def tail(r: Row) -> str:
-    return r.source.split(" student on ", 1)[-1]
-
-
-# -- the report ----------------------------------------------------------------------------------
-METRIC_NAMES = {"macro_f1": "macro-F1", "micro_f1": "micro-F1"}
-
-
-def metric_cell(r: Row, metric: str) -> str:
-    lo, hi = r.score["ci"][metric]
-    return f"{r.score[metric]:.3f} [{lo:.3f}, {hi:.3f}]"
-
-
-def delta_cell(r: Row) -> str:
-    if r.cmp is None:
-        return "—"
-    lo, hi = r.cmp["ci"]
-    mark = " ✔" if lo > 0 else (" ✘" if hi < 0 else "")
-    return f"{r.cmp['delta']:+.3f} [{lo:+.3f}, {hi:+.3f}]{mark}"
-
-
-def dataset_table(res: Result) -> str:
-    name = METRIC_NAMES[res.metric]
+def cell_table(cells: list[Cell]) -> list[str]:
     lines = [
-        f"| source | {name} [95% CI] | Δ vs teacher [paired 95% CI] | n train | labels gold changed "
-        "| docs/s | × teacher speed |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| student | cards / changed | score [95% CI] | Δ vs teacher [paired 95% CI] |",
+        "|---|---:|---:|---:|",
     ]
-    for r in res.rows:
-        n = "—" if r.n_train is None else str(r.n_train)
-        changed = "—" if r.changed is None else str(r.changed)
-        dps = "—" if r.docs_per_s is None else f"{r.docs_per_s:,.0f}"
-        ratio = (
-            "1×" if r.cmp is None else f"{r.docs_per_s / max(1e-9, res.teacher_docs_per_s):,.0f}×"
-        )
-        lines.append(
-            f"| {r.source} | {metric_cell(r, res.metric)} | {delta_cell(r)} | {n} | {changed} "
-            f"| {dps} | {ratio} |"
-        )
-    return "\n".join(lines)
-
-
-def summary_table(results: list[Result], students: list[str]) -> str:
-    lines = [
-        "| data set | metric | teacher | student: teacher labels | + 500 simulated corrections "
-        "| Δ (+500) vs teacher | ceiling (all gold) | student / teacher speed "
-        "| local LLM † | student / LLM speed |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for res in results:
-        teacher = res.rows[0]
-        for kind in students:
-            short = SHORT.get(kind, kind)
-            mine = [r for r in res.rows if r.source.startswith(short + " student")]
-            plain = next(r for r in mine if tail(r) == "teacher labels")
-            top = [r for r in mine if "simulated corrections" in r.source][-1]
-            ceiling = next(r for r in mine if "ceiling" in r.source)
-            m = res.metric
-            label = f"{res.dataset} ({short})" if len(students) > 1 else res.dataset
+    for c in cells:
+        name = SHORT.get(c.student, c.student)
+        curves = c.result["curves"]
+        for order in ("queue", "random"):
+            for p in curves[order]:
+                if order == "random" and p["cards"] == 0:
+                    continue  # the same student as the queue's cards-0 row
+                label = "teacher labels" if p["cards"] == 0 else f"+ {order} order"
+                lines.append(f"| {name}: {label} | {point_cells(p)} |")
+        if c.ceiling is not None:
+            score, interval = c.ceiling
             lines.append(
-                f"| {label} | {METRIC_NAMES[m]} | {teacher.score[m]:.3f} | {plain.score[m]:.3f} "
-                f"| {top.score[m]:.3f} | {delta_cell(top)} | {ceiling.score[m]:.3f} "
-                f"| {top.docs_per_s / max(1e-9, res.teacher_docs_per_s):,.0f}× "
-                f"| {llm_cells(res, top)} |"
+                f"| {name}: all gold train (ceiling) | — | {f(score)} {ci(interval)} | — |"
             )
-    return "\n".join(lines)
+    return lines
 
 
-def llm_cells(res: Result, top: Row) -> str:
-    """The LLM's score on its rows and the student's speed against it (or dashes)."""
-    if res.llm is None:
-        return "— | —"
-    return f"{res.llm.score:.3f} | {top.docs_per_s / res.llm.docs_per_s:,.0f}×"
-
-
-def llm_table(res: Result) -> str:
-    assert res.llm is not None
-    name = METRIC_NAMES[res.metric]
-    head = [
-        f"| source (first {len(res.llm.outputs)} test rows) | {name} [95% CI] "
-        "| Δ vs local LLM [paired 95% CI] | failed answers | docs/s | × LLM speed |",
-        "|---|---:|---:|---:|---:|---:|",
+def summary_rows(cells: list[Cell]) -> list[str]:
+    lines = [
+        "| data set | teacher | student | metric | teacher score | on teacher labels | "
+        "+ N cards, queue (changed) | Δ vs teacher | queue − random | ceiling | student docs/s (1 core) |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    return "\n".join(head + res.llm.rows)
+    for c in cells:
+        r = c.result
+        q = r["curves"]["queue"]
+        last, first = q[-1], q[0]
+        qr = r.get("queue_vs_random")
+        qr_cell = f"{qr['delta']:+.3f} {ci(qr['ci'], True)}{verdict(qr['ci'])}" if qr else "—"
+        ceil = f(c.ceiling[0]) if c.ceiling else "—"
+        lines.append(
+            f"| {c.dataset} | {c.teacher} | {SHORT.get(c.student, c.student)} | "
+            f"{c.metric.replace('_f1', '-F1')} | {f(r['teacher']['score'])} | {f(first['score'])} | "
+            f"{f(last['score'])} (+{last['cards']}, {last['changed']}) | "
+            f"{last['delta']:+.3f} {ci(last['delta_ci'], True)}{verdict(last['delta_ci'])} | "
+            f"{qr_cell} | {ceil} | {c.student_docs_s:,.0f} |"
+        )
+    return lines
 
 
-def report(
-    results: list[Result], args: argparse.Namespace, command: str, wall: float, load: tuple
-) -> str:
-    students = ", ".join(f"`{s}`" for s in args.students)
+def report(cells: list[Cell], args: argparse.Namespace, command: str, wall: float) -> str:
     parts = [
-        "# Distillation benchmark: embedded zero-shot teacher → students, text classification",
+        "# Distillation benchmark: teachers → students through `distil simulate`",
         "",
         "Generated by `benchmarks/distill.py`:",
         "",
@@ -511,165 +300,131 @@ def report(
         command,
         "```",
         "",
-        f"Machine: the project's VM ({machine()}), CPU only. Total wall time "
-        f"**{wall / 60:.1f} min** for everything below (tuning, labelling, training, scoring).",
+        f"Machine: the project's VM ({machine()}), CPU only; wall time {wall / 60:.1f} min, load "
+        f"average at the end {os.getloadavg()[0]:.1f} (other work shared the cores).",
         "",
-        f"Load average (1 min) at the start {load[0]:.1f}, at the end {load[1]:.1f}: other work "
-        "shared the cores, so times and docs/s are pessimistic, and the two sides of each speed "
-        "ratio were measured under the same load in the same run.",
+        "Full splits: every train row is labelled by the teacher; gold is the test split "
+        f"(`{args.test}`)."
+        if args.test
+        else "Full splits: every train row is labelled by the "
+        "teacher; gold is the whole test split, the dev split is the students' dev set.",
         "",
-        f"**Subsampled.** A seeded random sample (seed {SEED}) of up to {args.train_limit} train "
-        f"and {args.test_limit} test rows per data set (sizes under each data set), so the "
-        "numbers are not those of the full splits; the dev split is used whole. snips is scored "
-        "on its intent labels only (its slot spans are ignored).",
+        "*cards* are cards the oracle annotator reviewed in the `check` pass, *changed* the labels it "
+        "changed (the teacher was wrong there): the oracle accepts a right label, rejects a wrong one "
+        "and answers the `fix` card with the train split's gold label. *queue order* is the "
+        "annotation queue's own order (trust scores from out-of-fold student probabilities ranked "
+        "with cleanlab, then disagreement); *random order* a seeded shuffle. The student is "
+        f"retrained every {args.step} cards. ✔: paired 95% CI above 0; ✘: below 0. *queue − random*: "
+        "paired bootstrap of the two final students. Teachers `simNN-*` are simulated LLMs (see the "
+        "module docstring); they send no logprobs.",
         "",
-        f"Teacher: `{TEACHER}` (all-MiniLM-L6-v2, label names as hypotheses) tuned on the gold "
-        "dev split with `teacher.tune` (softmax temperature for exclusive tasks — it changes "
-        "confidences, never the chosen label — and the cosine threshold for multi-label). "
-        f"Students: {students} with their defaults; each gets the gold dev split as `dev` "
-        "(scikit-learn and transformers use it only to tune multi-label thresholds; spaCy also "
-        "keeps the weights of its best epoch on it).",
-        "",
-        "Scores on gold test: macro-F1 for exclusive tasks, micro-F1 for multi-label (goemotions), "
-        "each with a 95% percentile bootstrap CI over documents (1000 resamples). *Δ vs teacher*: "
-        "a paired bootstrap (`distil.evaluate.paired_bootstrap`, 1000 resamples) of the student "
-        "minus the teacher on the same test rows; ✔ marks a CI above 0 (beats the teacher), "
-        "✘ a CI below 0.",
-        "",
-        "*Simulated corrections* (no human was involved): an oracle reviewer goes through the "
-        "train rows in the annotation queue's default order "
-        "(`distil.annotate.queue.default_order`): first the rows where the student trained on "
-        "the teacher's labels (row *teacher labels*) disagrees with the teacher — as the app "
-        "does once that student's predictions are in the store — then the lowest teacher "
-        "confidence (the chosen label's probability; for multi-label the smallest score among "
-        "the chosen labels). Gold replaces the teacher's answer on each of the first N rows "
-        f"reviewed (N = {', '.join(map(str, args.corrections))}, nested); *labels gold changed* "
-        "says on how many the teacher was in fact wrong. "
-        + (
-            f"The *random gold rows (reference)* row does the same with {RANDOM_REFERENCE} rows "
-            "in a seeded random order, to show what the queue's order buys."
-            if args.reference
-            else "(No random-order reference row in this run: `--no-reference`.)"
-        ),
-        "",
-        "Utility: *docs/s* is the teacher's labelling of the test sample (model already loaded) "
-        "and each student's prediction on the same texts (best of 5 runs, after one warm-up); "
-        "*× teacher speed* is their ratio.",
-        "",
-        *llm_intro(args),
         "## Summary",
         "",
-        summary_table(results, args.students),
-        "",
+        *summary_rows(cells),
     ]
-    for res in results:
-        parts += [f"## {res.dataset}", "", dataset_table(res), ""]
-        if res.llm is not None:
-            parts += [llm_table(res), ""]
-        parts += [f"- {note}" for note in res.notes]
-        steps = ", ".join(f"{k} {v:.0f} s" for k, v in res.seconds.items())
-        parts += [f"- time per step: {steps}", ""]
-    return "\n".join(parts)
+    for dataset in dict.fromkeys(c.dataset for c in cells):
+        for teacher in dict.fromkeys(c.teacher for c in cells if c.dataset == dataset):
+            group = [c for c in cells if c.dataset == dataset and c.teacher == teacher]
+            t = group[0].result["teacher"]
+            speed = ""
+            if group[0].teacher_docs_s:
+                speed = f"; teacher {group[0].teacher_docs_s:,.0f} docs/s (CPU time)"
+            parts += [
+                "",
+                f"## {dataset}, teacher {teacher}",
+                "",
+                f"Teacher {group[0].metric.replace('_f1', '-F1')} on gold {f(t['score'])} "
+                f"{ci(t['ci'])}; wrong on {group[0].teacher_wrong_train} train labels{speed}.",
+                "",
+                *cell_table(group),
+            ]
+            for c in group:
+                parts.append(
+                    f"\n{SHORT.get(c.student, c.student)}: {c.student_docs_s:,.0f} docs/s on one "
+                    f"core; run {c.seconds / 60:.1f} min."
+                )
+    return "\n".join(parts) + "\n"
 
 
-def llm_intro(args: argparse.Namespace) -> list[str]:
-    if not args.llm_limit:
-        return []
-    return [
-        f"† *Local LLM*: the second embedded teacher, `local.llama.v1` ({LLM_MODEL}, llama.cpp "
-        "on one thread, answers constrained to the task's JSON schema) through the prompt "
-        f"teacher, on the first {args.llm_limit} test rows only: it runs at a few documents per "
-        "second, so it labels no train rows here. Its table under each data set scores the "
-        "zero-shot teacher and each student (its +500 queue-order row) on the same rows, with a "
-        "paired bootstrap against the LLM; its docs/s is timed after one warm-up document, so "
-        "the model load is not counted.",
-        "",
-    ]
+def write_summary(page: Path, cells: list[Cell], command: str) -> None:
+    text = page.read_text(encoding="utf-8")
+    block = "\n".join(
+        [MARK_BEGIN, "", f"Command: `{command}`", "", *summary_rows(cells), "", MARK_END]
+    )
+    if MARK_BEGIN in text and MARK_END in text:
+        head, rest = text.split(MARK_BEGIN, 1)
+        _, tail = rest.split(MARK_END, 1)
+        text = head + block + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    page.write_text(text, encoding="utf-8")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=Path, default=None, help="default: shared/data")
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
-    parser.add_argument("--train-limit", type=int, default=2000)
-    parser.add_argument("--test-limit", type=int, default=600)
-    parser.add_argument(
-        "--students",
-        nargs="+",
-        default=["sklearn.textcat.v1"],
-        help="student types: sklearn.textcat.v1, spacy.textcat.v1, transformers.textcat.v1",
-    )
-    parser.add_argument(
-        "--llm-limit",
-        type=int,
-        default=100,
-        help="test rows the local LLM teacher labels (0: skip it)",
-    )
-    parser.add_argument(
-        "--corrections",
-        nargs="+",
-        type=int,
-        default=list(CORRECTIONS),
-        help="numbers of simulated corrections, each a student (nested, ascending)",
-    )
-    parser.add_argument(
-        "--no-reference",
-        dest="reference",
-        action="store_false",
-        help="skip the student on random gold rows (the queue-order reference)",
-    )
-    parser.add_argument("--out", default="docs/distill.md")
-    parser.add_argument(
-        "--summary-into",
-        default="docs/benchmarks.md",
-        help="also write the summary table between the distill markers of this page ('' to skip)",
-    )
-    parser.add_argument(
-        "--summary-id",
-        default="",
-        help="which marker pair to write between: <!-- distill.py summary[ ID]: begin/end -->",
-    )
+    parser.add_argument("--teachers", nargs="+", default=list(TEACHERS))
+    parser.add_argument("--students", nargs="+", default=list(STUDENTS))
+    parser.add_argument("--test", type=Path, default=None, help="gold file (one data set only)")
+    parser.add_argument("--budget", type=int, default=250)
+    parser.add_argument("--step", type=int, default=250)
+    parser.add_argument("--no-ceiling", action="store_true")
+    parser.add_argument("--work", type=Path, default=Path("benchmarks/out/distill-work"))
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/out/distill.md"))
+    parser.add_argument("--summary", type=Path, default=None, help="e.g. docs/benchmarks.md")
     args = parser.parse_args()
-    command = shlex.join([".venv/bin/python", "benchmarks/distill.py", *sys.argv[1:]])
-
-    started, load_start = time.perf_counter(), os.getloadavg()[0]
-    host = distil.get_host()
-    results = [DatasetRun(host, dataset, args).run() for dataset in args.datasets]
+    if args.test and len(args.datasets) != 1:
+        parser.error("--test names the gold file of one data set: give one --datasets")
+    for t in args.teachers:
+        if t != "zeroshot" and not (
+            t.startswith("sim") and t.split("-")[-1] in ("uniform", "systematic")
+        ):
+            parser.error(f"unknown teacher {t!r}: zeroshot or simNN-uniform / simNN-systematic")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    data_dir = args.data_dir or shared_data_dir()
+    if data_dir is None:
+        parser.error("no shared/data folder found: pass --data-dir")
+    command = ".venv/bin/python " + " ".join(shlex.quote(a) for a in sys.argv)
+    started = time.perf_counter()
+    cells: list[Cell] = []
+    for dataset in args.datasets:
+        folder = data_dir / dataset
+        files = {
+            "train": folder / "train.jsonl",
+            "dev": folder / "dev.jsonl",
+            "gold": args.test or folder / "test.jsonl",
+        }
+        labels = labels_of(files["train"])
+        for teacher in args.teachers:
+            work = (args.work / dataset / teacher).resolve()
+            work.mkdir(parents=True, exist_ok=True)
+            oracle = work / "oracle.jsonl"
+            oracle.write_text(files["train"].read_text(encoding="utf-8"), encoding="utf-8")
+            with teacher_server(teacher, files, work) as sim:
+                for student in args.students:
+                    cell = Cell(dataset, teacher, student)
+                    print(f"[{dataset} / {teacher} / {student}] ...", flush=True)
+                    config = write_config(
+                        work / SHORT.get(student, student),
+                        dataset,
+                        labels,
+                        teacher,
+                        student,
+                        {k: str(Path(v).resolve()) for k, v in files.items()},
+                        sim,
+                    )
+                    run_cell(cell, config, args)
+                    cells.append(cell)
+                    print("\n".join(summary_rows([cell])[2:]), flush=True)
     wall = time.perf_counter() - started
-
-    text = report(results, args, command, wall, (load_start, os.getloadavg()[0]))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text, encoding="utf-8")
-    if args.summary_into:
-        write_summary(Path(args.summary_into), results, args, command, wall)
+    text = report(cells, args, command, wall)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    if args.summary:
+        write_summary(args.summary, cells, command)
     print(text)
-
-
-def write_summary(page: Path, results, args, command: str, wall: float) -> None:
-    """Replace the text between the markers of ``page`` with this run's summary table."""
-    tag = f"distill.py summary{' ' + args.summary_id if args.summary_id else ''}"
-    begin, end = f"<!-- {tag}: begin -->", f"<!-- {tag}: end -->"
-    text = page.read_text(encoding="utf-8")
-    if begin not in text or end not in text:
-        raise SystemExit(f"{page}: no {begin} ... {end} markers to write the summary between")
-    block = "\n".join(
-        [
-            begin,
-            "",
-            "```",
-            command,
-            "```",
-            "",
-            f"{machine()}; {wall / 60:.1f} min. Full tables, sampling and method: "
-            f"[{Path(args.out).name}]({Path(args.out).name}).",
-            "",
-            summary_table(results, args.students),
-            "",
-            *llm_intro(args),
-            end,
-        ]
-    )
-    head, rest = text.split(begin, 1)
-    page.write_text(head + block + rest.split(end, 1)[1], encoding="utf-8")
 
 
 if __name__ == "__main__":
