@@ -51,8 +51,12 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# The loop on the shipped sample: label, train, evaluate (report.html), then the student after
+# 100 simulated corrections: an oracle answers the queue's cards from the sample's own gold labels.
 quickstart: $(VENV)/.installed
 	$(BIN)/distil run templates/quickstart/distil.cfg --output quickstart-output
+	$(BIN)/distil simulate templates/quickstart/distil.cfg --budget 100 --step 50 \
+		--oracle core/src/distil/data/quickstart/sms_spam/train.jsonl --output quickstart-output/simulate
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

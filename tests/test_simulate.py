@@ -343,6 +343,29 @@ def test_markdown_and_plot_show_every_point(run: dict[str, Any]) -> None:
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000
 
 
+def test_the_majority_class_baseline_is_the_teachers_most_frequent_train_label(
+    run: dict[str, Any],
+) -> None:
+    from collections import Counter
+
+    import distil.store.sqlite as sqlite
+
+    with sqlite.Store(run["user_store"]) as store:
+        preds = store.predictions(run["teacher_source"], list(run["train"]))
+    counts = Counter(p.output.labels[0] for p in preds.values() if p.ok)
+    top = max(sorted(counts), key=counts.__getitem__)
+    baseline = run["result"]["details"]["baseline"]
+    assert baseline["label"] == top
+    gold = rows("test")
+    # macro-F1 of always `top`: F1 of that label averaged with 0 for every other gold label
+    n_top = sum(r["labels"] == [top] for r in gold)
+    f1_top = 2 * n_top / (len(gold) + n_top)
+    n_labels = len({r["labels"][0] for r in gold} | {top})
+    assert baseline["score"] == pytest.approx(f1_top / n_labels)
+    md = (run["out"] / "simulate.md").read_text()
+    assert f"Majority-class baseline (always `{top}`" in md
+
+
 # -- limits ----------------------------------------------------------------------------------------
 def test_a_budget_beyond_the_cards_stops_when_the_check_pass_runs_out(
     tmp_path: Path, host: PluginHost

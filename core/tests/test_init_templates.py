@@ -31,6 +31,10 @@ SOURCES = {
 }
 #: The registered student each --student gives per task (None: refused).
 EXPECTED_STUDENT = {
+    ("embeddings", "textcat"): "embeddings.textcat.v1",
+    ("embeddings", "ner"): None,
+    ("static", "textcat"): "static.textcat.v1",
+    ("static", "ner"): None,
     ("sklearn", "textcat"): "sklearn.textcat.v1",
     ("sklearn", "ner"): None,
     ("spacy", "textcat"): "spacy.textcat.v1",
@@ -120,3 +124,14 @@ def test_the_command_renders_ner_and_refuses_an_impossible_student(tmp_path: Pat
     assert bad.returncode == 2
     assert "the sklearn student has no ner model" in bad.stderr
     assert "'spacy', 'transformers'" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("task", "expected"), [("textcat", "embeddings.textcat.v1"), ("ner", "spacy.ner.v1")]
+)
+def test_the_default_student_is_the_choice_table_s_pick_for_the_task(
+    tmp_path: Path, task: str, expected: str
+) -> None:
+    path = tmp_path / "distil.cfg"
+    path.write_text(render_config(task=task, labels=LABELS[task]), encoding="utf-8")
+    assert load_config(path).raw["student"]["@students"] == expected

@@ -48,7 +48,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, DataError, DistilError
-from .tasks import SPAN_KINDS
+from .records import Categories
+from .tasks import SPAN_KINDS, TextCat
 
 if TYPE_CHECKING:
     from .annotate.passes import Pass
@@ -361,6 +362,25 @@ def _point(project: Project, gold: _Gold, tally: _Tally) -> tuple[dict[str, Any]
 
 
 # -- the copy --------------------------------------------------------------------------------------
+def _majority_baseline(project: Project, teacher_source: str, gold: _Gold) -> dict[str, Any] | None:
+    """The score of always answering the teacher's most frequent train label (exclusive textcat
+    only): what a student must beat before it has learned anything."""
+    task = project.config.task
+    if not isinstance(task, TextCat) or task.multilabel:
+        return None
+    counts: dict[str, int] = {}
+    for pred in project.store.predictions(teacher_source).values():
+        if pred.ok and isinstance(pred.output, Categories) and len(pred.output.labels) == 1:
+            label = pred.output.labels[0]
+            counts[label] = counts.get(label, 0) + 1
+    train_ids = {ex.id for ex in project.store.examples("train")}
+    if not counts or not train_ids:
+        return None
+    label = max(sorted(counts), key=counts.__getitem__)
+    score, ci = gold.score([Categories(labels=[label]) for _ in gold.ids])
+    return {"label": label, "score": score, "ci": ci}
+
+
 def copy_store(source: Path, target: Path) -> None:
     """Copy the store at ``source`` to ``target`` with SQLite's online backup API (a consistent
     snapshot, WAL included, while other connections stay open), then drop the copy's annotations
@@ -538,6 +558,7 @@ def simulate(
         }
     paths = {"json": out / "simulate.json", "md": out / "simulate.md"}
     details: dict[str, Any] = {
+        "baseline": _majority_baseline(project, teacher_source, gold),
         "teacher_source": teacher_source,
         "n_gold": len(gold.ids),
         "n_train": len(train),

@@ -32,6 +32,8 @@ TEACHERS: dict[str, dict[str, str]] = {
 }
 #: --student choices and, per task, the registered student ("textcat_multilabel" when it differs).
 STUDENTS: dict[str, dict[str, str]] = {
+    "embeddings": {"textcat": "embeddings.textcat.v1"},
+    "static": {"textcat": "static.textcat.v1"},
     "sklearn": {"textcat": "sklearn.textcat.v1"},
     "spacy": {
         "textcat": "spacy.textcat.v1",
@@ -41,6 +43,12 @@ STUDENTS: dict[str, dict[str, str]] = {
     "transformers": {"textcat": "transformers.textcat.v1", "ner": "transformers.ner.v1"},
 }
 TASKS = {"textcat": "textcat.v1", "ner": "ner.v1"}
+#: What ``--student auto`` (the default) picks per task, from the choice table in
+#: docs/students.md: for text classification the MiniLM + TF-IDF student (the highest ceiling:
+#: 0.932 macro-F1 on banking77 against 0.869 for TF-IDF alone, at about 190 docs/s on one core;
+#: ``--student static`` is the fast choice, 0.895 at TF-IDF speed); for NER spaCy from
+#: en_core_web_sm's weights.
+AUTO_STUDENT = {"textcat": "embeddings", "ner": "spacy"}
 #: The labels each named label map of spacy.pipeline.v1 (the local ner teacher) produces: the
 #: task must have them all, or the teacher refuses to run.
 LOCAL_NER_MAPS: dict[str, set[str]] = {
@@ -65,7 +73,7 @@ def render_config(
     *,
     task: str = "textcat",
     teacher: str = "local",
-    student: str = "sklearn",
+    student: str = "auto",
     labels: list[str],
     multilabel: bool = False,
     train: str = "data/train.jsonl",
@@ -80,6 +88,8 @@ def render_config(
         raise typer.BadParameter(f"unknown task '{task}'; choose from {sorted(TASKS)}")
     if teacher not in TEACHERS or task not in TEACHERS[teacher]:
         raise typer.BadParameter(f"unknown teacher '{teacher}'; choose from {sorted(TEACHERS)}")
+    if student == "auto" and task in AUTO_STUDENT:
+        student = AUTO_STUDENT[task]
     if student not in STUDENTS:
         raise typer.BadParameter(f"unknown student '{student}'; choose from {sorted(STUDENTS)}")
     if task not in STUDENTS[student]:
@@ -118,7 +128,9 @@ def register(app: typer.Typer) -> None:
         output: Path = typer.Argument(Path("distil.cfg"), help="Where to write the config."),
         task: str = typer.Option("textcat", help=f"Task kind: {', '.join(TASKS)}."),
         teacher: str = typer.Option("local", help=f"Teacher: {', '.join(TEACHERS)}."),
-        student: str = typer.Option("sklearn", help=f"Student: {', '.join(STUDENTS)}."),
+        student: str = typer.Option(
+            "auto", help=f"Student: auto (the default for the task), {', '.join(STUDENTS)}."
+        ),
         labels: str = typer.Option(..., help="Comma-separated labels, e.g. ham,spam."),
         multilabel: bool = typer.Option(False, help="Texts may have several labels."),
         train: str = typer.Option("data/train.jsonl", help="Training texts (JSONL)."),

@@ -45,6 +45,12 @@ def simulate_markdown(result: dict[str, Any], details: dict[str, Any] | None = N
         f"Teacher {name}: {teacher['score']:.3f} {_interval(teacher['ci'])}"
         + (f" on {details['n_gold']} gold examples." if details else ".")
     )
+    baseline = (details or {}).get("baseline")
+    if baseline:
+        lines.append(
+            f"Majority-class baseline (always `{baseline['label']}`, the teacher's most frequent "
+            f"train label): {baseline['score']:.3f} {_interval(baseline['ci'])}."
+        )
     if details:
         o = details["oracle"]
         lines.append(
