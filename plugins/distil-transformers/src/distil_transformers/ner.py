@@ -19,8 +19,18 @@ from typing import Any, ClassVar
 
 import distil
 
-from .config import EncoderConfig
-from .encoder import Encoder, import_torch, predict_batches, read_meta, rebuild_task, train
+from .config import MAX_LENGTH_LIMIT, EncoderConfig
+from .encoder import (
+    TOKENIZE_CHUNK,
+    Encoder,
+    import_torch,
+    length_limit,
+    predict_batches,
+    read_meta,
+    rebuild_task,
+    sized_max_length,
+)
+from .training import Evaluation, train
 
 FORMAT = "distil-transformers.ner/1"
 #: Target of sub-tokens that are not trained (special tokens, second and later word pieces).
@@ -106,6 +116,8 @@ class TransformersNer(distil.Student):
         self.task: distil.Task | None = None
         self.tags: list[str] = []
         self.report: dict[str, Any] = {}
+        #: Truncation length of ``predict``: ``max_length``, or the one sized to the training data.
+        self.max_length = self.config.max_length or MAX_LENGTH_LIMIT
         self._encoder: Encoder | None = None
 
     # -- training ------------------------------------------------------------------------------
@@ -123,7 +135,8 @@ class TransformersNer(distil.Student):
         cfg = self.config
         tags = bio_tags(task.labels)
         encoder = Encoder.start(cfg, len(tags))
-        rows = _rows(encoder, [e.text for e, _ in train_pairs], cfg.max_length)
+        rows = _rows(encoder, [e.text for e, _ in train_pairs], length_limit(encoder, cfg))
+        self.max_length = sized_max_length(cfg, [len(r.input_ids) for r in rows])
         targets: list[list[int]] = []
         widened = 0
         for row, spans in zip(rows, spans_of, strict=True):
@@ -144,20 +157,32 @@ class TransformersNer(distil.Student):
                 y[b, : len(targets[i])] = torch.tensor(targets[i], dtype=torch.long)
             return criterion(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
 
-        trained = train(encoder, cfg, rows, loss_fn)  # type: ignore[arg-type]
+        gold = _checked_spans(task, dev, "dev") if dev else []
+        dev_inputs = [e for e, _ in dev or []]
+
+        def evaluate() -> Evaluation:
+            predicted = [p.output for p in self.predict(dev_inputs)]
+            return Evaluation(span_f1(gold, predicted), {})  # type: ignore[arg-type]
+
         self.task, self.tags, self._encoder = task, tags, encoder
+        try:
+            trained = train(encoder, cfg, rows, loss_fn, evaluate if dev else None)
+        except BaseException:
+            self.task, self._encoder = None, None  # a failed fit leaves no half-trained student
+            raise
         report: dict[str, Any] = {
             "student": self.name,
             "n_train": len(rows),
             "n_spans": sum(map(len, spans_of)),
             "spans_widened": widened,
             "pretrained": cfg.pretrained,
+            "max_length": self.max_length,
             **trained,
         }
         if dev:
-            gold = _checked_spans(task, dev, "dev")
-            predicted = [p.output for p in self.predict([e for e, _ in dev])]
+            predicted = [p.output for p in self.predict(dev_inputs)]
             report["n_dev"] = len(dev)
+            report["dev_metric"] = "span_f1"
             report["dev_span_f1"] = round(span_f1(gold, predicted), 4)  # type: ignore[arg-type]
         self.report = report
         return dict(report)
@@ -170,7 +195,7 @@ class TransformersNer(distil.Student):
         assert encoder is not None
         if not examples:
             return []
-        rows = _rows(encoder, [e.text for e in examples], self.config.max_length)
+        rows = _rows(encoder, [e.text for e in examples], self.max_length)
         results: list[distil.StudentPrediction | None] = [None] * len(rows)
         for indices, _, hidden in predict_batches(encoder, rows, self.config.n_threads):
             probs = encoder.head(hidden).softmax(dim=-1)
@@ -200,6 +225,7 @@ class TransformersNer(distil.Student):
             "task": task.describe(),
             "tags": self.tags,
             "config": self.config.to_dict(),
+            "max_length": self.max_length,
             "fit_report": self.report,
         }
         self._encoder.save(Path(path), meta)
@@ -211,13 +237,22 @@ class TransformersNer(distil.Student):
         student = cls(EncoderConfig.from_dict({**meta["config"], "model_path": None}))
         student.task = rebuild_task(meta["task"])
         student.tags = list(meta["tags"])
+        student.max_length = int(meta.get("max_length") or student.config.max_length or 128)
         student.report = dict(meta.get("fit_report") or {})
         student._encoder = Encoder.load(folder, len(student.tags), float(meta["dropout"]))
         return student
 
 
 def _rows(encoder: Encoder, texts: list[str], max_length: int) -> list[_Row]:
-    """Tokenise with offsets; group sub-tokens into words (``word_ids``) with their extents."""
+    """Tokenise with offsets (in chunks: only token ids and word extents are kept); group
+    sub-tokens into words (``word_ids``) with their extents."""
+    rows = []
+    for start in range(0, len(texts), TOKENIZE_CHUNK):
+        rows.extend(_chunk_rows(encoder, texts[start : start + TOKENIZE_CHUNK], max_length))
+    return rows
+
+
+def _chunk_rows(encoder: Encoder, texts: list[str], max_length: int) -> list[_Row]:
     encoded = encoder.tokenize(texts, max_length, offsets=True)
     rows = []
     for i, ids in enumerate(encoded["input_ids"]):
