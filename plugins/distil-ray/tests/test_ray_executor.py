@@ -135,7 +135,10 @@ def test_ray_labels_like_local_and_the_llm_is_asked_each_example_once(
             ray_labels = labels(p, result.source)
             ids = stored_ids(p)
             again = p.label("train")  # everything answered: nothing is sent
-            p.train()
+            trained = p.train()
+            # `distil train` stores the student's train predictions for the queue; drop them so
+            # that the executor has the whole train set to predict
+            stored_by_train = p.store.delete_predictions(trained.source)
             predicted = p.predict("train")  # the trained student, through the same executor
             student, student_source, _ = p.latest_student()  # type: ignore[misc]
             train = p.store.examples("train")
@@ -156,6 +159,7 @@ def test_ray_labels_like_local_and_the_llm_is_asked_each_example_once(
     assert result.ledger["input_tokens"] == local.ledger["input_tokens"] > 0
     assert (result.ledger["retries"], result.ledger["reasks"]) == (0, 0)
     assert (again.labelled, again.already_done) == (0, N)
+    assert stored_by_train == N
     assert predicted.predicted == N and predicted.source == student_source
     assert [through_ray[ex.id].output for ex in train] == expected
     assert not (cfg.parent / "ray-shards" / "label").exists() or not any(
