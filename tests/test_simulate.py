@@ -366,6 +366,23 @@ def test_the_majority_class_baseline_is_the_teachers_most_frequent_train_label(
     assert f"Majority-class baseline (always `{top}`" in md
 
 
+def test_a_relative_output_folder_is_the_working_directory_s_not_the_config_s(
+    tmp_path: Path, host: PluginHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project_dir, cwd = tmp_path / "project", tmp_path / "cwd"
+    project_dir.mkdir()
+    cwd.mkdir()
+    oracle = write_oracle(tmp_path / "oracle.jsonl", rows("train"))
+    monkeypatch.chdir(cwd)
+    with open_project(project_dir, host) as project:
+        result = simulate(project, oracle, 20, 20, "queue", 0, "sim-out")
+    assert [p["cards"] for p in result["curves"]["queue"]] == [0, 20]
+    assert (cwd / "sim-out" / "simulate.json").is_file()
+    copy = cwd / "sim-out" / "simulate-queue.db"
+    assert len([a for a in annotations(copy) if a.pass_name == "check"]) == 20
+    assert not (project_dir / "sim-out").exists()
+
+
 # -- limits ----------------------------------------------------------------------------------------
 def test_a_budget_beyond_the_cards_stops_when_the_check_pass_runs_out(
     tmp_path: Path, host: PluginHost

@@ -532,10 +532,12 @@ def simulate(
     project.label("gold", progress=progress)
     teacher_source = project.teacher_source
     gold = _gold_rows(project, teacher_source)
+    # Absolute: the copies' store paths go into a config, where a relative path would be read
+    # against the config file's folder, not the working directory the user meant.
     out = (
-        Path(output_dir)
+        Path(output_dir).resolve()
         if output_dir is not None
-        else project.config.resolve_path(project.config.project.output) / "simulate"
+        else project.config.resolve_path(project.config.project.output).resolve() / "simulate"
     )
     out.mkdir(parents=True, exist_ok=True)
     curves = [
