@@ -368,13 +368,14 @@ def _majority_baseline(project: Project, teacher_source: str, gold: _Gold) -> di
     task = project.config.task
     if not isinstance(task, TextCat) or task.multilabel:
         return None
+    # Train labels only: the teacher has labelled the gold set too, and gold must not leak in.
+    train_ids = [ex.id for ex in project.store.examples("train")]
     counts: dict[str, int] = {}
-    for pred in project.store.predictions(teacher_source).values():
+    for pred in project.store.predictions(teacher_source, train_ids).values():
         if pred.ok and isinstance(pred.output, Categories) and len(pred.output.labels) == 1:
             label = pred.output.labels[0]
             counts[label] = counts.get(label, 0) + 1
-    train_ids = {ex.id for ex in project.store.examples("train")}
-    if not counts or not train_ids:
+    if not counts:
         return None
     label = max(sorted(counts), key=counts.__getitem__)
     score, ci = gold.score([Categories(labels=[label]) for _ in gold.ids])
