@@ -71,12 +71,14 @@ def extract_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
     with Project.from_config(cfg) as project:  # the records the teacher would have given
         project.import_data()
-        project.store.add_predictions(
+        records = [
             Prediction(
                 example_id=i, source=project.teacher_source, output=Extraction(data=r), confidence=c
             )
             for i, _, r, c in data
-        )
+        ]
+        # gold is the same file: these are the teacher's train answers
+        project.store.add_predictions(records, dataset="train")
     return cfg
 
 

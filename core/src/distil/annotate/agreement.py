@@ -8,6 +8,13 @@ pair and their mean kappa (Light's kappa).
 
 A **conflict** is an example where two or more annotators' resolved answers (see
 :mod:`distil.annotate.resolve`) differ and no review answer settles it yet.
+
+**Who may review.** With reviewers named (``[annotate] reviewers`` or ``distil annotate
+--reviewer``), only they see the review pass and only their review answers are stored; without,
+any annotator may review. Either way nobody reviews a conflict they are part of (an annotator who
+answered that example), and a review answer is only taken for an example with a conflict (or one
+already reviewed, to revise it): a review answer decides the training label, so it must come from
+a third person and settle a real disagreement.
 """
 
 from __future__ import annotations
@@ -15,13 +22,21 @@ from __future__ import annotations
 import itertools
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from ..records import Annotation, Categories, Spans, TaskOutput
 from .resolve import REVIEW_PASS, effective_events, resolve_annotator
 
-__all__ = ["agreement_report", "answer_key", "cohen_kappa", "conflicts"]
+__all__ = [
+    "agreement_report",
+    "answer_key",
+    "cohen_kappa",
+    "conflicts",
+    "may_review",
+    "review_refusal",
+    "reviewable",
+]
 
 
 def cohen_kappa(a: Sequence[str], b: Sequence[str]) -> float | None:
@@ -123,3 +138,54 @@ def conflicts(events: Sequence[Annotation]) -> dict[str, dict[str, Annotation]]:
         if len({answer_key(a) for a in finals.values()}) > 1:
             out[example_id] = finals
     return out
+
+
+def may_review(annotator: str, reviewers: Collection[str] | None) -> bool:
+    """Whether ``annotator`` may take the review pass at all (no reviewers named: anyone)."""
+    return not reviewers or annotator in reviewers
+
+
+def _involved(events: Iterable[Annotation], annotator: str) -> set[str]:
+    """The examples ``annotator`` answered outside the review pass (live answers only)."""
+    return {
+        r.annotation.example_id
+        for r in effective_events(events)
+        if r.annotation.annotator == annotator and r.annotation.pass_name != REVIEW_PASS
+    }
+
+
+def reviewable(
+    events: Sequence[Annotation], annotator: str, reviewers: Collection[str] | None = None
+) -> set[str]:
+    """The open conflicts ``annotator`` may settle: none unless they may review, and never one
+    they are part of."""
+    if not may_review(annotator, reviewers):
+        return set()
+    return set(conflicts(events)) - _involved(events, annotator)
+
+
+def review_refusal(
+    events: Sequence[Annotation],
+    annotator: str,
+    example_id: str,
+    reviewers: Collection[str] | None = None,
+) -> str | None:
+    """Why ``annotator`` may not store a review answer on ``example_id``, or None when they may."""
+    if not may_review(annotator, reviewers):
+        names = ", ".join(sorted(reviewers or ()))
+        return (
+            f"session {annotator!r} is not a reviewer (the reviewers are: {names}); "
+            "name reviewers in [annotate] reviewers or with distil annotate --reviewer"
+        )
+    if example_id in _involved(events, annotator):
+        return (
+            f"session {annotator!r} answered example {example_id!r} itself: "
+            "a conflict is reviewed by someone who is not part of it"
+        )
+    reviewed = any(
+        r.annotation.pass_name == REVIEW_PASS and r.annotation.example_id == example_id
+        for r in effective_events(events)
+    )
+    if not reviewed and example_id not in conflicts(events):
+        return f"example {example_id!r} has no conflict between annotators to review"
+    return None

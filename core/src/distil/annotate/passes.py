@@ -5,9 +5,15 @@ through the data, focusing on only one aspect each time"). The plan follows from
 
 * exclusive ``textcat``: ``check`` (binary: is the teacher's label right?) over every example the
   teacher answered, then ``fix`` (single choice) over the examples the annotator rejected;
-* multi-label ``textcat``: ``check:LABEL`` (binary: is the teacher right that LABEL applies, or
-  does not?) per label over every answered example, then ``fix`` (multiple choice) over the
-  examples with a rejection in any check pass;
+* multi-label ``textcat``, as one card per text (``multilabel="card"``, what ``[annotate]
+  multilabel`` defaults to): ``labels`` (mode ``multi``) over every answered example: the card shows
+  the teacher's labels, the annotator keeps or drops each and adds missing ones, and the answer is
+  the final label set (see :data:`CARD_PASS`). No fix pass follows: the card is the fix. 28 labels
+  over 1,000 texts plan 1,000 cards, not 28,000;
+* multi-label ``textcat`` per label (``multilabel="per_label"``, for focused work on a few labels):
+  ``check:LABEL`` (binary: is the teacher right that LABEL applies, or does not?) per label over
+  every answered example, then ``fix`` (multiple choice) over the examples with a rejection in any
+  check pass;
 * ``ner`` / ``spans``: ``check:LABEL`` (binary: are the teacher's LABEL spans right?) per label
   over the examples where the teacher found a LABEL span, then ``check:none`` (binary: is there
   really no entity?) over the examples where the teacher found no span at all — the teacher's
@@ -26,14 +32,34 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ..records import Categories, Extraction, Prediction, Spans
+from ..records import Categories, Extraction, Prediction, Spans, TaskOutput
 from ..tasks import SpanTask, Task, TextCat
 from .resolve import REVIEW_PASS
 
-__all__ = ["FIX_PASS", "NO_SPAN_PASS", "Mode", "Pass", "extract_passes", "plan_passes"]
+__all__ = [
+    "CARD_PASS",
+    "FIX_PASS",
+    "MULTILABEL_PLANS",
+    "NO_SPAN_PASS",
+    "Mode",
+    "MultilabelPlan",
+    "Pass",
+    "card_answer",
+    "extract_passes",
+    "plan_passes",
+]
 
 Mode = Literal["binary", "choice", "multi", "spans", "review"]
+#: How a multi-label task is planned: one card per text, or one binary pass per label.
+MultilabelPlan = Literal["card", "per_label"]
+MULTILABEL_PLANS: tuple[str, ...] = ("card", "per_label")
 FIX_PASS = "fix"
+#: The multi-label card pass (mode ``multi``): one card per text. Its answers: ``accept`` (the
+#: teacher's label set as it is; no output needed), ``correct`` with ``{"labels": [...]}`` (the
+#: final label set, which may be empty; a set equal to the teacher's is stored as ``accept``),
+#: ``reject`` (the teacher is wrong and the annotator gives no set: training drops the text) or
+#: ``ignore``.
+CARD_PASS = "labels"
 #: The span tasks' check pass over the examples where the teacher found no span.
 NO_SPAN_PASS = "check:none"
 
@@ -52,6 +78,12 @@ class Pass:
     @property
     def is_check(self) -> bool:
         return self.mode == "binary"
+
+    @property
+    def over_teacher(self) -> bool:
+        """Whether the pass holds the examples the teacher answered (:meth:`holds`): the check
+        passes and the multi-label card, unlike fix and review, which follow the answers."""
+        return self.is_check or self.name == CARD_PASS
 
     def holds(self, pred: Prediction | None) -> bool:
         """Whether a check pass asks about the example the teacher answered with ``pred``."""
@@ -72,17 +104,30 @@ def correction_mode(task: Task) -> Mode:
     return "choice"
 
 
-def plan_passes(task: Task, no_span_pass: bool = True) -> list[Pass]:
+def plan_passes(
+    task: Task, no_span_pass: bool = True, multilabel: MultilabelPlan = "per_label"
+) -> list[Pass]:
     """The passes of ``task``, in the order an annotator should take them.
 
-    ``no_span_pass`` adds :data:`NO_SPAN_PASS` to a span task's plan (see the module docstring).
+    ``no_span_pass`` adds :data:`NO_SPAN_PASS` to a span task's plan, and ``multilabel`` picks
+    a multi-label task's plan (see the module docstring). The per-label plan stays this function's
+    default so that library callers built on binary checks (``distil simulate``, the queue
+    conformance suite) keep working; the app follows ``[annotate] multilabel`` (default ``card``).
     """
+    if multilabel not in MULTILABEL_PLANS:
+        raise ValueError(f"unknown multilabel plan {multilabel!r}; use card or per_label")
     subtasks = getattr(getattr(task, "plan", None), "subtasks", None)
     if task.kind == "extract" and subtasks is not None:
         return extract_passes(subtasks)
     if isinstance(task, TextCat) and not task.multilabel:
         passes = [Pass("check", "binary", "Is the teacher's label right?")]
         fix_title = "Choose the right label"
+    elif isinstance(task, TextCat) and multilabel == "card":
+        title = "Which labels apply? Keep or drop the teacher's, add the missing ones"
+        return [
+            Pass(CARD_PASS, "multi", title),
+            Pass(REVIEW_PASS, "review", "Resolve disagreements between annotators"),
+        ]
     elif isinstance(task, TextCat):
         passes = [
             Pass(f"check:{label}", "binary", f"Is the teacher right about {label}?", label)
@@ -123,6 +168,27 @@ def extract_passes(subtasks: dict[str, Task]) -> list[Pass]:
             named = Pass(f"{name}/{p.name}", p.mode, title, p.label)
             (reviews if p.name == REVIEW_PASS else passes).append(named)
     return passes + reviews
+
+
+def card_answer(
+    answer: str, parsed: TaskOutput | None, suggestion: TaskOutput | None
+) -> tuple[str, TaskOutput | None]:
+    """The answer a :data:`CARD_PASS` card stores, from what the annotator sent.
+
+    ``accept`` without an output takes the teacher's set; a final set equal to the teacher's is
+    an ``accept`` of it (with the teacher's scores), so agreement and the report count it as one.
+    """
+    if answer == "accept" and parsed is None:
+        if not isinstance(suggestion, Categories):
+            raise ValueError("the teacher gave no label set to accept: answer correct with labels")
+        return "accept", suggestion
+    if (
+        isinstance(parsed, Categories)
+        and isinstance(suggestion, Categories)
+        and set(parsed.labels) == set(suggestion.labels)
+    ):
+        return "accept", suggestion
+    return "correct", parsed
 
 
 def claim(p: Pass, output: Categories | Spans | Extraction | None) -> str:

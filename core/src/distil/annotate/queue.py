@@ -11,6 +11,11 @@ The order is a strategy, chosen in the config (``[annotate] queue``) or by the c
   student disagreement on the pass's question first, when a student's predictions are in the
   store; then the lowest teacher confidence (for a per-label pass of a multi-label task, the
   score of that label closest to 0.5; unknown confidence counts as certain); then data set order;
+* ``uncertainty``: the cards the out-of-fold student is least sure about first (the smallest
+  margin between its two most probable labels; for a per-label pass of a multi-label task, the
+  probability of that label closest to 0.5), from the same trust predictions; ties go by trust,
+  then data set order. Label issues are errors the student already resists (it disagrees with
+  the teacher there); the uncertain cards are where one answer moves it most;
 * ``confidence``: the lowest teacher confidence first, then data set order;
 * ``random``: shuffled, seeded by the seed and the pass name (the same seed, the same order).
 
@@ -18,18 +23,30 @@ The default (``None``) is ``label_issues`` when trust scores are stored, else ``
 the workspace decides (:class:`distil.annotate.Workspace`). Teams route their own way with the
 ``distil_queue_order`` hook (firstresult), which always goes last: it gets the cards in the
 strategy's order and returns them reordered (or filtered), or None to keep that order.
+
+A multi-label card (:data:`~distil.annotate.passes.CARD_PASS`) asks about every label at once: its
+confidence is that of its least certain label (the score closest to 0.5), and its trust that of
+the teacher's least trusted verdict, so a card with one doubtful label comes early.
+
+**Leases** (:class:`Leases`): several browser tabs (or people) sharing one session name must not
+be shown the same card at once. Each client id of a session holds at most one lease, on the card
+it was last shown; other clients of that session skip the card until it is answered, the client
+moves on, or the lease expires (``[annotate] lease_seconds``, 300 by default). Leases live in
+the server's memory: they only steer who sees what next, no answer depends on them, and a restart
+simply lets them lapse.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..records import Categories, Example, Prediction, Spans, TaskOutput
-from .passes import Pass
+from .passes import CARD_PASS, Pass
 
 if TYPE_CHECKING:
     from ..tasks import Task
@@ -38,6 +55,8 @@ __all__ = [
     "DEFAULT_STRATEGY",
     "STRATEGIES",
     "Card",
+    "Lease",
+    "Leases",
     "default_order",
     "make_card",
     "order_cards",
@@ -45,7 +64,7 @@ __all__ = [
 ]
 
 #: The queue strategies, as ``[annotate] queue`` names them.
-STRATEGIES = ("label_issues", "disagreement", "confidence", "random")
+STRATEGIES = ("label_issues", "uncertainty", "disagreement", "confidence", "random")
 #: The order without trust scores, and what ``order_cards`` uses when not told otherwise.
 DEFAULT_STRATEGY = "disagreement"
 
@@ -65,6 +84,9 @@ class Card:
     trust: float | None = None
     #: Whether cleanlab flags the label as a likely error.
     issue: bool = False
+    #: How sure the out-of-fold student is on this pass's question (0: torn, 1: certain; None:
+    #: no trust prediction with probabilities).
+    margin: float | None = None
 
     @property
     def example_id(self) -> str:
@@ -91,6 +113,8 @@ def _aspect(p: Pass, output: TaskOutput | None) -> Any:
 
 def _confidence(p: Pass, pred: Prediction) -> float | None:
     out = pred.output
+    if p.name == CARD_PASS and isinstance(out, Categories) and out.scores:
+        return min(max(float(s), 1.0 - float(s)) for s in out.scores.values())
     if p.label is not None and isinstance(out, Categories) and p.label in out.scores:
         score = float(out.scores[p.label])
         return max(score, 1.0 - score)
@@ -108,6 +132,16 @@ def _trust(p: Pass, suggestion: TaskOutput | None, trust: Prediction | None) -> 
         return None
     out = trust.output
     if (
+        p.name == CARD_PASS
+        and isinstance(out, Categories)
+        and isinstance(suggestion, Categories)
+        and out.scores
+    ):  # every label at once: the least trusted verdict
+        return min(
+            float(prob) if label in suggestion.labels else 1.0 - float(prob)
+            for label, prob in out.scores.items()
+        )
+    if (
         p.label is not None
         and p.is_check
         and isinstance(out, Categories)
@@ -117,6 +151,22 @@ def _trust(p: Pass, suggestion: TaskOutput | None, trust: Prediction | None) -> 
         prob = float(out.scores[p.label])
         return prob if p.label in suggestion.labels else 1.0 - prob
     return trust.confidence
+
+
+def _margin(p: Pass, trust: Prediction | None) -> float | None:
+    """The out-of-fold student's certainty on ``p``'s question, from its probabilities."""
+    if trust is None or not trust.ok or not isinstance(trust.output, Categories):
+        return None
+    scores = {label: float(s) for label, s in trust.output.scores.items()}
+    if not scores:
+        return None
+    if p.name == CARD_PASS:  # every label at once: the least certain one
+        return min(abs(2.0 * s - 1.0) for s in scores.values())
+    if p.label is not None and p.is_check and p.label in scores:
+        # a per-label check: only multi-label tasks have those (one probability per label)
+        return abs(2.0 * scores[p.label] - 1.0)
+    top = sorted(scores.values(), reverse=True)
+    return top[0] - (top[1] if len(top) > 1 else 0.0)
 
 
 def _issue(trust: Prediction | None) -> bool:
@@ -151,6 +201,7 @@ def make_card(
         position=position,
         trust=_trust(p, suggestion, trust),
         issue=_issue(trust),
+        margin=_margin(p, trust),
     )
 
 
@@ -171,12 +222,22 @@ def _by_trust(cards: list[Card]) -> list[Card]:
     return sorted(cards, key=key)
 
 
+def _by_uncertainty(cards: list[Card]) -> list[Card]:
+    def key(c: Card) -> tuple[float, float, bool, float, int]:
+        margin = c.margin if c.margin is not None else 1.0
+        trust = c.trust if c.trust is not None else 1.0
+        return (margin, trust, not c.disagree, _conf(c), c.position)
+
+    return sorted(cards, key=key)
+
+
 def _by_confidence(cards: list[Card]) -> list[Card]:
     return sorted(cards, key=lambda c: (_conf(c), c.position))
 
 
 _ORDERS: dict[str, Callable[[list[Card]], list[Card]]] = {
     "label_issues": _by_trust,
+    "uncertainty": _by_uncertainty,
     "disagreement": default_order,
     "confidence": _by_confidence,
 }
@@ -214,3 +275,67 @@ def order_cards(
         if routed is not None:
             return list(routed)
     return ordered
+
+
+@dataclass
+class Lease:
+    """One client's hold on one open card of one pass, until ``expires`` (the lease clock's time)."""
+
+    pass_name: str
+    example_id: str
+    expires: float
+
+
+class Leases:
+    """Which card each client (a browser tab) of each session holds; see the module docstring.
+
+    Not thread-safe by itself: the workspace calls it under its lock, so choosing a card and
+    leasing it is one step and two simultaneous requests never get the same card. ``clock``
+    defaults to :func:`time.monotonic` (tests pass their own to expire leases without waiting).
+    """
+
+    def __init__(self, seconds: float = 300.0, clock: Callable[[], float] | None = None) -> None:
+        if not seconds > 0:
+            raise ValueError(f"a lease lasts a positive number of seconds, not {seconds!r}")
+        self.seconds = float(seconds)
+        self.clock = clock or time.monotonic
+        self._held: dict[tuple[str, str], Lease] = {}  # (session, client) -> lease
+
+    def _expire(self) -> None:
+        now = self.clock()
+        for key in [k for k, lease in self._held.items() if lease.expires <= now]:
+            del self._held[key]
+
+    def held(self, session: str, client: str) -> Lease | None:
+        """The live lease of ``client`` of ``session``, or None."""
+        self._expire()
+        return self._held.get((session, client))
+
+    def elsewhere(self, session: str, client: str) -> dict[str, set[str]]:
+        """pass → the example ids other clients of ``session`` hold right now."""
+        self._expire()
+        out: dict[str, set[str]] = {}
+        for (who, other), lease in self._held.items():
+            if who == session and other != client:
+                out.setdefault(lease.pass_name, set()).add(lease.example_id)
+        return out
+
+    def take(self, session: str, client: str, pass_name: str, example_id: str) -> Lease:
+        """Lease the card to ``client`` (replacing the card it held) for :attr:`seconds`."""
+        lease = Lease(pass_name, example_id, self.clock() + self.seconds)
+        self._held[(session, client)] = lease
+        return lease
+
+    def release(self, session: str, pass_name: str, example_id: str) -> None:
+        """Drop every lease of ``session`` on that card (it was answered: it is done for the
+        session, whichever tab answered it)."""
+        for key in [
+            k
+            for k, lease in self._held.items()
+            if k[0] == session and (lease.pass_name, lease.example_id) == (pass_name, example_id)
+        ]:
+            del self._held[key]
+
+    def drop(self, session: str, client: str) -> None:
+        """Drop ``client``'s lease (it was shown no card)."""
+        self._held.pop((session, client), None)

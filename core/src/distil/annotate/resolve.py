@@ -18,10 +18,15 @@ uses it, so the app, the report and training always agree. The rules:
    conflict); without one, the annotator whose resolved answer was given last wins.
 
 Imported answers have no pass (``pass_name=None``), so one annotator's latest import wins, as before.
+
+Annotator (session) names are checked by :func:`check_annotator`: a string of 1 to 64 characters
+(surrounding whitespace dropped) with no control, line-separator or bidirectional-override
+characters, so a name shows as what it is in the app, the report and exports.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -31,6 +36,7 @@ __all__ = [
     "REVIEW_PASS",
     "UNDO_PASS",
     "Resolved",
+    "check_annotator",
     "effective_events",
     "is_undo",
     "resolve_annotator",
@@ -42,6 +48,27 @@ __all__ = [
 UNDO_PASS = "distil.undo"
 #: ``pass_name`` of the review pass: its answers settle conflicts between annotators.
 REVIEW_PASS = "review"
+
+
+#: The longest annotator name (characters).
+MAX_ANNOTATOR = 64
+#: Characters that would make a name show as something else (bidirectional overrides, isolates).
+_BIDI = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F)}
+
+
+def check_annotator(name: object) -> str:
+    """``name`` as an annotator name (stripped), or ValueError saying what is wrong with it."""
+    if not isinstance(name, str):
+        raise ValueError(f"a session name is a string, not {type(name).__name__}")
+    value = name.strip()
+    if not 1 <= len(value) <= MAX_ANNOTATOR:
+        raise ValueError(f"session names are 1 to {MAX_ANNOTATOR} characters, not {len(value)}")
+    for ch in value:
+        if unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") or ch in _BIDI:
+            raise ValueError(
+                f"session names may not hold control characters (found U+{ord(ch):04X})"
+            )
+    return value
 
 
 def is_undo(a: Annotation) -> bool:

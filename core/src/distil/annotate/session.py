@@ -16,6 +16,12 @@ What callers may rely on:
   (:mod:`distil.annotate.queue`; ``distil annotate`` passes ``[annotate] queue``). Without one it
   is ``label_issues`` when the newest finished ``distil train`` run stored trust scores, else
   ``disagreement``.
+* Several tabs or people sharing one session name never see the same card at once when they
+  pass a ``client`` id to :meth:`Workspace.state`: each client leases the card it is shown
+  (:class:`distil.annotate.queue.Leases`, in memory; a lease ends on an answer or on expiry).
+* With ``reviewers`` named, only they get the review pass and may answer in it
+  (:class:`ReviewRefused` otherwise); nobody reviews a conflict they are part of
+  (:mod:`distil.annotate.agreement`).
 * The queue reads the student predictions and trust scores of the newest finished train run. When
   labels changed after that run merged them (answers given since, or the teacher labelling again),
   the queue is *stale*: ``state()["queue"]["stale"]`` is true and ``notice`` says to run
@@ -27,17 +33,25 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Collection
 from typing import Any
 
 from ..errors import DataError
 from ..records import Annotation, Categories, Example, Prediction, Spans, TaskOutput
 from ..tasks import Task
-from .agreement import agreement_report, answer_key, conflicts
-from .passes import FIX_PASS, Pass, claim, plan_passes
-from .queue import STRATEGIES, Card, make_card, order_cards
+from .agreement import (
+    agreement_report,
+    answer_key,
+    conflicts,
+    may_review,
+    review_refusal,
+    reviewable,
+)
+from .passes import CARD_PASS, FIX_PASS, MultilabelPlan, Pass, card_answer, claim, plan_passes
+from .queue import STRATEGIES, Card, Leases, make_card, order_cards
 from .resolve import REVIEW_PASS, effective_events, is_undo, resolve_answers, undo_event
 
-__all__ = ["AnswerError", "Workspace"]
+__all__ = ["AnswerError", "ReviewRefused", "Workspace"]
 
 ANSWERS = {"accept", "reject", "ignore", "correct"}
 
@@ -46,13 +60,18 @@ class AnswerError(DataError):
     """An answer the workspace cannot store (unknown pass or example, output not fitting the task)."""
 
 
-def pick_teacher_source(store: Any, ids: list[str]) -> str | None:
-    """The ``teacher:`` source with predictions for the most of ``ids`` (the latest on a tie)."""
+class ReviewRefused(AnswerError):
+    """A review answer from a session that may not review that example (the app answers 403)."""
+
+
+def pick_teacher_source(store: Any, ids: list[str], dataset: str | None = None) -> str | None:
+    """The ``teacher:`` source with predictions for the most of ``ids`` of ``dataset`` (the
+    latest on a tie)."""
     best: tuple[int, str] | None = None
     for source in store.sources():
         if not source.startswith("teacher:"):
             continue
-        n = len(store.predictions(source, ids))
+        n = len(store.predictions(source, ids, dataset=dataset))
         if n and (best is None or n >= best[0]):
             best = (n, source)
     return best[1] if best else None
@@ -66,20 +85,22 @@ def latest_train_run(store: Any) -> dict[str, Any] | None:
     return None
 
 
-def pick_trust_source(store: Any, ids: list[str], run: dict[str, Any] | None) -> str | None:
+def pick_trust_source(
+    store: Any, ids: list[str], run: dict[str, Any] | None, dataset: str | None = None
+) -> str | None:
     """The trust scores the train ``run`` stored for some of ``ids``, or None (trust was off)."""
     source = (run or {}).get("stats", {}).get("trust_source")
-    if source and store.predictions(source, ids[:2000]):
+    if source and store.predictions(source, ids[:2000], dataset=dataset):
         return str(source)
     return None
 
 
-def pick_student_source(store: Any, ids: list[str]) -> str | None:
-    """The newest trained student that has stored predictions for some of ``ids``, or None."""
+def pick_student_source(store: Any, ids: list[str], dataset: str | None = None) -> str | None:
+    """The newest trained student with stored predictions for some of ``ids``, or None."""
     candidates = [run["stats"].get("source") for run in store.runs("train")]
     candidates += [s for s in store.sources() if s.startswith("student:")]
     for source in candidates:
-        if source and store.predictions(source, ids[:2000]):
+        if source and store.predictions(source, ids[:2000], dataset=dataset):
             return str(source)
     return None
 
@@ -90,7 +111,11 @@ class Workspace:
     ``queue`` names the queue strategy (:data:`distil.annotate.queue.STRATEGIES`; None: see the
     module docstring) and ``seed`` seeds ``random``. ``teacher_source``, ``student_source`` and
     ``trust_source`` default to the teacher that labelled the most examples, the newest trained
-    student, and the trust scores of the newest finished train run.
+    student, and the trust scores of the newest finished train run. ``multilabel`` plans a
+    multi-label task as one card per text (``"card"``) or per label (``"per_label"``, the default
+    here; the app passes ``[annotate] multilabel``, default ``card``). ``reviewers`` names who may
+    review (empty: anyone not part of the conflict) and ``leases`` holds each client's card
+    (:class:`~distil.annotate.queue.Leases`, 300 s by default).
     """
 
     def __init__(
@@ -105,6 +130,9 @@ class Workspace:
         queue: str | None = None,
         seed: int = 0,
         trust_source: str | None = None,
+        multilabel: MultilabelPlan = "per_label",
+        reviewers: Collection[str] | None = None,
+        leases: Leases | None = None,
     ) -> None:
         if queue is not None and queue not in STRATEGIES:
             raise ValueError(
@@ -115,38 +143,47 @@ class Workspace:
         self.dataset = dataset
         self.host = host
         self._lock = threading.RLock()
+        #: Who may review (empty: anyone not part of the conflict); see the module docstring.
+        self.reviewers: frozenset[str] = frozenset(reviewers or ())
+        self.leases = leases or Leases()
         self.examples: dict[str, Example] = {ex.id: ex for ex in store.examples(dataset)}
         if not self.examples:
             raise DataError(f"the store has no '{dataset}' examples: run `distil label` first")
         ids = list(self.examples)
-        self.teacher_source = teacher_source or pick_teacher_source(store, ids)
+        self.teacher_source = teacher_source or pick_teacher_source(store, ids, dataset)
         if self.teacher_source is None:
             raise DataError(
                 f"no teacher predictions for '{dataset}' in the store: run `distil label` first"
             )
-        self.teacher: dict[str, Prediction] = store.predictions(self.teacher_source, ids)
-        self.student_source = student_source or pick_student_source(store, ids)
+        self.teacher: dict[str, Prediction] = store.predictions(
+            self.teacher_source, ids, dataset=dataset
+        )
+        self.student_source = student_source or pick_student_source(store, ids, dataset)
         self.student: dict[str, Prediction] = (
-            store.predictions(self.student_source, ids) if self.student_source else {}
+            store.predictions(self.student_source, ids, dataset=dataset)
+            if self.student_source
+            else {}
         )
         self.train_run = latest_train_run(store)
-        self.trust_source = trust_source or pick_trust_source(store, ids, self.train_run)
+        self.trust_source = trust_source or pick_trust_source(store, ids, self.train_run, dataset)
         self.trust: dict[str, Prediction] = (
-            store.predictions(self.trust_source, ids) if self.trust_source else {}
+            store.predictions(self.trust_source, ids, dataset=dataset) if self.trust_source else {}
         )
         self.queue_requested = queue
         self.queue = queue or ("label_issues" if self.trust else "disagreement")
         self.queue_seed = seed
         # An extract subtask's view of the store (distil.annotate.subtasks.SubtaskStore, which
         # names its subtask) keeps the extract plan's passes: extract_passes has no check:none.
-        self.passes = plan_passes(task, no_span_pass=getattr(store, "subtask", None) is None)
+        self.passes = plan_passes(
+            task, no_span_pass=getattr(store, "subtask", None) is None, multilabel=multilabel
+        )
         self._by_name = {p.name: p for p in self.passes}
         self._events: list[Annotation] = []
         self._last_id = 0
         self._members: dict[str, set[str]] = {
             p.name: {i for i in ids if p.holds(self.teacher.get(i))}
             for p in self.passes
-            if p.is_check
+            if p.over_teacher
         }
         self._queues: dict[str, list[Card]] = {}
         for p in self.passes:
@@ -198,6 +235,10 @@ class Workspace:
             out.setdefault(a.pass_name or "", {})[a.example_id] = a
         return out
 
+    def _reviewable(self, annotator: str) -> set[str]:
+        """The open conflicts ``annotator`` may settle (see :mod:`distil.annotate.agreement`)."""
+        return reviewable(self._events, annotator, self.reviewers)
+
     # -- passes -----------------------------------------------------------------------------------
     def get_pass(self, name: str) -> Pass:
         try:
@@ -214,7 +255,7 @@ class Workspace:
     def _candidates(
         self, p: Pass, answered: dict[str, dict[str, Annotation]], open_conflicts: set[str]
     ) -> set[str]:
-        if p.is_check:
+        if p.over_teacher:
             return self._members[p.name]
         if p.name == FIX_PASS:
             return {
@@ -230,9 +271,7 @@ class Workspace:
         """Each pass with its question, how many cards it holds and how many this annotator did."""
         with self._lock:
             self._refresh()
-            return self._progress(
-                annotator, self._answered(annotator), set(conflicts(self._events))
-            )
+            return self._progress(annotator, self._answered(annotator), self._reviewable(annotator))
 
     def _progress(
         self, annotator: str, answered: dict[str, dict[str, Annotation]], open_conflicts: set[str]
@@ -255,46 +294,89 @@ class Workspace:
         return rows
 
     def state(
-        self, annotator: str, pass_name: str | None = None, prefer: str | None = None
+        self,
+        annotator: str,
+        pass_name: str | None = None,
+        prefer: str | None = None,
+        client: str | None = None,
     ) -> dict[str, Any]:
         """The pass to show (the one asked for while it has cards, else the first with cards),
         its next card (None when every pass is done) and the progress of every pass.
 
         ``prefer`` names an example to show first when it is still open in that pass (the card
-        an undo brought back)."""
+        an undo brought back). ``client`` (a browser tab's id) leases the card shown to that
+        client: other clients of the same session skip it while the lease holds, and the same
+        client is shown it again until it answers (``leased_elsewhere`` counts the cards other
+        clients hold). Without ``client`` nothing is leased and leases are not looked at."""
         with self._lock:
             self._refresh()
             answered = self._answered(annotator)
-            open_conflicts = set(conflicts(self._events))
+            open_conflicts = self._reviewable(annotator)
             progress = self._progress(annotator, answered, open_conflicts)
             remaining = {row["name"]: row["remaining"] for row in progress}
             if pass_name is not None:
                 self.get_pass(pass_name)
-            if pass_name is None or remaining[pass_name] == 0:
-                pass_name = next((n for n, left in remaining.items() if left), pass_name)
+            skip = self.leases.elsewhere(annotator, client) if client is not None else {}
+            held = self.leases.held(annotator, client) if client is not None else None
+            if held is not None and prefer is None and pass_name in (None, held.pass_name):
+                prefer, pass_name = held.example_id, held.pass_name
+            order = [pass_name] if pass_name is not None and remaining[pass_name] else []
+            order += [n for n, left in remaining.items() if left and n != pass_name]
             card = None
-            if pass_name is not None and remaining.get(pass_name):
-                p = self._by_name[pass_name]
-                members = self._members_of(p, answered, open_conflicts)
-                done = answered.get(p.name, {})
-                open_cards = (
-                    c
-                    for c in self._queues[p.name]
-                    if c.example_id in members and c.example_id not in done
+            for name in order:
+                card = self._next_card(
+                    self._by_name[name], answered, open_conflicts, skip.get(name, set()), prefer
                 )
-                if prefer is not None and prefer in members and prefer not in done:
-                    open_cards = (c for c in self._queues[p.name] if c.example_id == prefer)
-                card = next(open_cards, None)
+                if card is not None:
+                    pass_name = name
+                    break
+            if pass_name is None or (card is None and not remaining[pass_name]):
+                pass_name = next((n for n, left in remaining.items() if left), pass_name)
+            if client is not None:
+                if card is not None:
+                    self.leases.take(annotator, client, card.pass_name, card.example_id)
+                else:
+                    self.leases.drop(annotator, client)
+            visible = [
+                row
+                for row in progress
+                if row["name"] != REVIEW_PASS or may_review(annotator, self.reviewers)
+            ]
             return {
                 "session": annotator,
                 "pass": pass_name,
-                "passes": progress,
+                "passes": visible,
                 "card": self._card_json(card, answered, annotator) if card else None,
+                "leased_elsewhere": sum(len(ids) for ids in skip.values()),
                 "task": {"kind": self.task.kind, "labels": self.task.labels},
                 "teacher_source": self.teacher_source,
                 "student_source": self.student_source,
                 "queue": self._queue_state(),
             }
+
+    def _next_card(
+        self,
+        p: Pass,
+        answered: dict[str, dict[str, Annotation]],
+        open_conflicts: set[str],
+        skip: set[str],
+        prefer: str | None,
+    ) -> Card | None:
+        """The first open card of ``p`` not in ``skip`` (``prefer`` first when it is open)."""
+        members = self._members_of(p, answered, open_conflicts)
+        done = answered.get(p.name, {})
+        if prefer is not None and prefer in members and prefer not in done:
+            found = next((c for c in self._queues[p.name] if c.example_id == prefer), None)
+            if found is not None:
+                return found
+        return next(
+            (
+                c
+                for c in self._queues[p.name]
+                if c.example_id in members and c.example_id not in done and c.example_id not in skip
+            ),
+            None,
+        )
 
     def _queue_state(self) -> dict[str, Any]:
         """The queue's strategy, what it was built from, and whether a retrain would change it.
@@ -317,13 +399,13 @@ class Workspace:
             "notice": None,
         }
         if run is None:
-            if self.queue in ("label_issues", "disagreement") and not self.student:
+            if self.queue in ("label_issues", "uncertainty", "disagreement") and not self.student:
                 state["notice"] = (
                     "no trained student yet: run `distil train` to put likely teacher errors first"
                 )
             return state
         notices = []
-        if self.queue == "label_issues" and not self.trust:
+        if self.queue in ("label_issues", "uncertainty") and not self.trust:
             notices.append(
                 "the last `distil train` stored no trust scores: the queue falls back to "
                 "disagreement (turn [train] trust on; it needs cleanlab)"
@@ -388,6 +470,7 @@ class Workspace:
             "label_issue": card.issue,
             "student": card.student.model_dump() if card.student is not None else None,
             "options": list(self.task.labels),
+            "scores": option_scores(suggestion, card.student),
         }
         if p.name == REVIEW_PASS:
             finals = conflicts(self._events).get(card.example_id, {})
@@ -422,7 +505,10 @@ class Workspace:
 
         Binary passes take ``accept`` (stored with the teacher's output), ``reject`` or
         ``ignore``. Correction and review passes take ``correct`` with an output that fits the
-        task, or ``reject``/``ignore``.
+        task, or ``reject``/``ignore``; the multi-label card also takes ``accept`` without an
+        output (:data:`~distil.annotate.passes.CARD_PASS`). A review answer from a session that
+        may not review that example raises :class:`ReviewRefused`. The session's leases on the
+        card end here.
         """
         p = self.get_pass(pass_name)
         example = self.examples.get(example_id)
@@ -430,6 +516,12 @@ class Workspace:
             raise AnswerError(f"no example {example_id!r} in '{self.dataset}'")
         if answer not in ANSWERS:
             raise AnswerError(f"unknown answer {answer!r}; use one of {sorted(ANSWERS)}")
+        if p.name == REVIEW_PASS:
+            with self._lock:
+                self._refresh()
+                refusal = review_refusal(self._events, annotator, example_id, self.reviewers)
+            if refusal is not None:
+                raise ReviewRefused(refusal)
         teacher = self.teacher.get(example_id)
         suggestion = teacher.output if teacher is not None and teacher.ok else None
         parsed: TaskOutput | None = None
@@ -437,6 +529,11 @@ class Workspace:
             if answer == "correct":
                 raise AnswerError(f"pass {p.name!r} is binary: answer accept, reject or ignore")
             parsed = suggestion if answer == "accept" else None
+        elif p.name == CARD_PASS and answer == "accept" and output is None:
+            try:
+                answer, parsed = card_answer(answer, None, suggestion)
+            except ValueError as exc:
+                raise AnswerError(str(exc)) from exc
         elif answer in ("correct", "accept"):
             if output is None:
                 raise AnswerError(f"answer {answer!r} in pass {p.name!r} needs an output")
@@ -448,6 +545,8 @@ class Workspace:
             if isinstance(parsed, Spans):
                 parsed = _checked_spans(parsed, example.text)
             answer = "correct"
+            if p.name == CARD_PASS:
+                answer, parsed = card_answer(answer, parsed, suggestion)
         ann = Annotation(
             example_id=example_id,
             annotator=annotator,
@@ -465,6 +564,7 @@ class Workspace:
                     ann = replaced
         with self._lock:
             self.store.add_annotation(ann)
+            self.leases.release(annotator, p.name, example_id)
             self._refresh()
         return ann
 
@@ -492,7 +592,7 @@ class Workspace:
             progress = {
                 name: {
                     row["name"]: row["done"]
-                    for row in self._progress(name, self._answered(name), set(conflicts(events)))
+                    for row in self._progress(name, self._answered(name), self._reviewable(name))
                 }
                 for name in annotators
             }
@@ -511,6 +611,26 @@ class Workspace:
             "events": len(events),
             "queue": queue,
         }
+
+
+def option_scores(teacher: TaskOutput | None, student: TaskOutput | None) -> dict[str, float]:
+    """A score per label, for the app to rank a correction card's options by (empty for spans).
+
+    The higher of the teacher's and the student's score (the max, not a sum: a label one source
+    is sure of ranks high even when the other never scored it, and an uncalibrated source cannot
+    outvote a sure one by spreading mass). A source that names labels without scores (an LLM
+    without logprobs) counts 1.0 for each label it names.
+    """
+    out: dict[str, float] = {}
+    for output in (teacher, student):
+        if not isinstance(output, Categories):
+            continue
+        given = {label: float(score) for label, score in output.scores.items()}
+        for label in output.labels:
+            given.setdefault(label, 1.0)
+        for label, score in given.items():
+            out[label] = max(out.get(label, 0.0), score)
+    return out
 
 
 def _parse_output(data: dict[str, Any]) -> TaskOutput:

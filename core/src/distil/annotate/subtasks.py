@@ -59,9 +59,13 @@ class SubtaskStore:
         return pred.model_copy(update={"output": None, "error": reason})
 
     def predictions(
-        self, source: str, example_ids: Sequence[str] | None = None
+        self,
+        source: str,
+        example_ids: Sequence[str] | None = None,
+        *,
+        dataset: str | None = None,
     ) -> dict[str, Prediction]:
-        found = self.store.predictions(source, example_ids)
+        found = self.store.predictions(source, example_ids, dataset=dataset)
         return {i: self.part(p) for i, p in found.items()}
 
     def annotations_since(self, after_id: int = 0) -> list[tuple[int, Annotation]]:
@@ -106,12 +110,12 @@ class ExtractWorkspace:
         if not examples:
             raise DataError(f"the store has no '{dataset}' examples: run `distil label` first")
         ids = [ex.id for ex in examples]
-        self.teacher_source = teacher_source or pick_teacher_source(store, ids)
+        self.teacher_source = teacher_source or pick_teacher_source(store, ids, dataset)
         if self.teacher_source is None:
             raise DataError(
                 f"no teacher predictions for '{dataset}' in the store: run `distil label` first"
             )
-        self.student_source = student_source or pick_student_source(store, ids)
+        self.student_source = student_source or pick_student_source(store, ids, dataset)
         texts = {ex.id: ex.text for ex in examples}
         self.subs: dict[str, Workspace] = {
             name: Workspace(

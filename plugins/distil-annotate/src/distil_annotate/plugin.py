@@ -39,15 +39,25 @@ def register_commands(cli: Any) -> None:
         report: bool = typer.Option(
             False, "--report", help="Print progress and inter-annotator agreement as JSON and exit."
         ),
+        reviewer: list[str] | None = typer.Option(
+            None,
+            "--reviewer",
+            help="A session that may review conflicts (repeat; adds to the config's annotate.reviewers).",
+        ),
     ) -> None:
         """Serve the annotation app: accept, reject or correct the teacher's labels, one pass at a time."""
         from .server import open_workspace, serve
 
-        workspace, project = open_workspace(config, dataset=dataset, source=source)
+        workspace, project = open_workspace(
+            config, dataset=dataset, source=source, reviewers=reviewer or ()
+        )
         try:
             if report:
                 print(json.dumps(workspace.summary(), indent=2))
                 return
-            serve(workspace, host=host, port=port, token=token, session=session)
+            limit = project.config.annotate.max_body_bytes
+            serve(
+                workspace, host=host, port=port, token=token, session=session, max_body_bytes=limit
+            )
         finally:
             project.close()
