@@ -8,7 +8,7 @@ PIP := $(BIN)/pip
 PIP_FLAGS := --quiet --disable-pip-version-check
 # pip warns once per package about an unused local index folder on these machines: harmless noise.
 QUIET_PIP := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
-PACKAGES := core[plots,trust] plugins/distil-local plugins/distil-sklearn plugins/distil-embeddings plugins/distil-openai \
+PACKAGES := core[plots,trust,parquet] plugins/distil-local plugins/distil-sklearn plugins/distil-embeddings plugins/distil-openai \
 	plugins/distil-anthropic plugins/distil-spacy[pretrained] plugins/distil-transformers \
 	plugins/distil-annotate plugins/distil-exporters plugins/distil-ray \
 	contrib/distil-rules contrib/distil-csv contrib/distil-fasttext

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from distil import Completion, Prompt, Provider, Usage, hookimpl
-from distil.cli import main
 from distil.config import load_config
 from distil.errors import ConfigError
 from distil.plugins import PluginHost, set_host
+from distil.testing import run_cli as cli
 
 DISTIL = str(Path(sys.executable).with_name("distil"))
 
@@ -82,22 +82,13 @@ def project(
     tmp_path: Path, label: str = "", prices: str = PRICE, provider: str = "test.scripted.v1"
 ) -> Path:
     rows = [{"id": f"t{i}", "text": f"message number {i}"} for i in range(10)]
-    for name in ("train", "gold"):
-        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    # Gold rows carry their reference answer (an unlabelled gold row is refused at import).
+    gold = [{**r, "labels": ["spam" if i % 3 == 0 else "ham"]} for i, r in enumerate(rows)]
+    for name, data in (("train", rows), ("gold", gold)):
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in data))
     cfg = tmp_path / "distil.cfg"
     cfg.write_text(CONFIG.format(label=label, prices=prices, provider=provider))
     return cfg
-
-
-def cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["distil", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def count(db: Path, table: str) -> int:

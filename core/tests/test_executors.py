@@ -199,7 +199,7 @@ def test_label_and_predict_go_through_the_configured_executor(tmp_path: Path) ->
         predicted = project.predict("gold")
         again = project.predict("gold")
         _student, source, _ = project.latest_student()  # type: ignore[misc]
-        stored = project.store.predictions(source)
+        stored = project.store.predictions(source, dataset="gold")
         runs = [r["status"] for r in project.store.runs("predict")]
     assert Recording.calls == [("label", "train"), ("predict", "gold"), ("predict", "gold")]
     assert labelled.labelled == 30 and max(teacher.provider.asked.values()) == 1  # type: ignore[attr-defined]

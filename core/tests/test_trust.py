@@ -211,7 +211,7 @@ def test_trust_off_and_too_few_labels_are_skipped_with_the_reason(tmp_path: Path
     assert off.trust == {"skipped": "off ([train] trust = false)"}
     assert off.label_issues is None and off.trust_source is None
     assert off.predicted == 400 and len(store.predictions(off.source)) == 400
-    # A gold example that reuses a train id: the train prediction is not stored for that id, so
+    # A gold example that reuses a train id: the train prediction is stored as train's only, so
     # `distil predict gold` and `evaluate` never take it for the gold one.
     shared = store.examples("train")[7]
     store.add_examples([Example(id=shared.id, text="a different gold text 🎉")], "gold")
@@ -225,7 +225,8 @@ def test_trust_off_and_too_few_labels_are_skipped_with_the_reason(tmp_path: Path
         folds=200,
     )
     assert "too few for 200 folds" in few.trust["skipped"]
-    assert few.predicted == 399 and shared.id not in store.predictions(few.source)
+    assert few.predicted == 400 and shared.id in store.predictions(few.source, dataset="train")
+    assert shared.id not in store.predictions(few.source, dataset="gold")
 
 
 def test_trust_true_on_a_span_task_is_a_config_error(tmp_path: Path) -> None:

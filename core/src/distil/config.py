@@ -23,17 +23,19 @@ file. Secrets never go in the file: providers read them from the environment.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from confection import Config, ConfigValidationError
 from confection import registry as confection_registry
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from .errors import ConfigError, RegistryError
+from .errors import ConfigError, DistilError, RegistryError, StudentTaskError
 from .execute import Executor, LocalExecutor
-from .plugins import REGISTRIES, PluginHost, get_host
+from .plugins import REGISTRIES, PluginHost, did_you_mean, get_host
 from .student import Student
 from .tasks import Task
 from .teach.execution import Execution
@@ -69,6 +71,8 @@ SECTIONS = {
     "annotate",
 }
 REQUIRED = ("task", "teacher", "data")
+#: How close a misspelled section or key must be to a real one for "did you mean" (difflib).
+KEY_CUTOFF = 0.6
 
 
 class _Section(BaseModel):
@@ -84,13 +88,24 @@ class ProjectSection(_Section):
 
 
 class DataSection(_Section):
-    """``[data]``: the JSONL files. ``gold`` is the evaluation set; ``dev`` is optional."""
+    """``[data]``: the data files. ``gold`` is the evaluation set; ``dev`` is optional.
+
+    Files are JSONL, CSV, TSV, Parquet, plain text or a saved Hugging Face dataset folder;
+    ``format`` (default ``auto``: from the suffix) applies to every file. The ``*_column`` keys and
+    ``label_separator`` (multi-label cells, e.g. ``"|"``) map the columns of tables; unset, they
+    are found by name (``text``, ``label``, ``id``, ...). See docs/data.md.
+    """
 
     train: str
     gold: str
     dev: str | None = None
     train_limit: int | None = None
     gold_limit: int | None = None
+    format: Literal["auto", "jsonl", "csv", "tsv", "parquet", "hf", "text"] = "auto"
+    text_column: str | None = None
+    label_column: str | None = None
+    label_separator: str | None = Field(default=None, min_length=1)
+    id_column: str | None = None
 
 
 class LabelSection(_Section):
@@ -139,17 +154,26 @@ class TrainSection(_Section):
     ``distil[trust]`` extra); unset, it is on when cleanlab is installed and the task is a
     ``textcat`` (``true`` makes a missing cleanlab an error). It costs ``folds`` more fits of the
     student. ``drop_label_issues`` leaves the teacher labels cleanlab flags out of the final fit
-    (human answers are never flagged or dropped); ``seed`` seeds the folds.
+    (human answers are never flagged or dropped); ``seed`` seeds the folds. ``human_weight``
+    counts each human answer that many times in the final fit (1: as much as a teacher label).
     """
 
     trust: bool | None = None
     folds: int = Field(default=5, ge=2, le=20)
     drop_label_issues: bool = False
+    human_weight: int = Field(default=1, ge=1, le=100)
     seed: int = 0
 
 
+#: A session name in ``[annotate] reviewers`` (the app checks names the same way).
+ReviewerName = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$"
+    ),
+]
 #: The queue strategies of ``[annotate] queue`` (see :mod:`distil.annotate.queue`).
-QueueStrategy = Literal["label_issues", "disagreement", "confidence", "random"]
+QueueStrategy = Literal["label_issues", "uncertainty", "disagreement", "confidence", "random"]
 
 
 class AnnotateSection(_Section):
@@ -159,10 +183,20 @@ class AnnotateSection(_Section):
     disagreement, then lowest teacher confidence), ``confidence`` (lowest teacher confidence) or
     ``random`` (shuffled with ``seed``). Unset: ``label_issues`` when the newest ``distil train``
     stored trust scores, else ``disagreement``. The ``distil_queue_order`` hook still goes last.
+
+    ``multilabel``: ``card`` (one card per text: keep, drop and add labels together) or
+    ``per_label`` (one binary pass per label, then a fix pass). ``reviewers``: the sessions that
+    may take the review pass (empty: anyone not part of the conflict; ``distil annotate
+    --reviewer`` adds names). ``lease_seconds``: how long a card shown in one tab is kept from the
+    session's other tabs. ``max_body_bytes``: the largest request body the app accepts (413 above).
     """
 
     queue: QueueStrategy | None = None
     seed: int = 0
+    multilabel: Literal["card", "per_label"] = "card"
+    reviewers: list[ReviewerName] = Field(default_factory=list)
+    lease_seconds: float = Field(default=300.0, gt=0)
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
 
 
 class _RegistryView:
@@ -189,23 +223,57 @@ def _dotted(loc: Any) -> str:
     return ".".join(".".join(x for x in p.split(".") if x) for p in parts)
 
 
-def _format_confection(section: str, exc: ConfigValidationError) -> str:
+def _format_confection(
+    section: str, exc: ConfigValidationError, params: Callable[[list[str]], list[str]] | None = None
+) -> str:
+    """One ``path: message`` per error; an unknown key gets the closest parameter of its block's
+    function (``params`` gives them for the block at a path below the section)."""
     lines = []
     for err in exc.errors or []:
         path = _dotted(err.get("loc"))
         if not path.startswith(section):
             path = f"{section}.{path}" if path else section
-        lines.append(f"{path}: {err.get('msg')}")
+        msg = str(err.get("msg"))
+        parts = path.split(".")[1:]
+        if params is not None and parts and msg.startswith("unexpected argument"):
+            close = did_you_mean(parts[-1], params(parts[:-1]), KEY_CUTOFF)
+            if close:
+                msg += f"; did you mean '{close}'?"
+        lines.append(f"{path}: {msg}")
     return "; ".join(lines) or str(exc)
 
 
-def _format_pydantic(section: str, exc: ValidationError) -> str:
+def _format_pydantic(section: str, exc: ValidationError, fields: Iterable[str] = ()) -> str:
     lines = []
     for err in exc.errors():
         path = ".".join([section, *(str(x) for x in err["loc"])])
-        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            close = did_you_mean(str(err["loc"][-1]), fields, KEY_CUTOFF) if err["loc"] else None
+            msg = f"unknown key; did you mean '{close}'?" if close else "unknown key"
         lines.append(f"{path}: {msg}")
     return "; ".join(lines)
+
+
+def _block_params(host: PluginHost, block: Any, parts: list[str]) -> list[str]:
+    """The parameter names of the registered function of the block at ``parts`` in ``block``."""
+    import inspect
+
+    node = block
+    for part in parts:
+        if not isinstance(node, dict) or part not in node:
+            return []
+        node = node[part]
+    if not isinstance(node, dict):
+        return []
+    for key, value in node.items():
+        if str(key).startswith("@") and isinstance(value, str):
+            try:
+                factory = host.get(str(key)[1:], value).factory
+                return list(inspect.signature(factory).parameters)
+            except (DistilError, TypeError, ValueError):
+                return []
+    return []
 
 
 @dataclass
@@ -251,7 +319,8 @@ def resolve_section(host: PluginHost, name: str, block: Any, where: str = "") ->
     try:
         resolved = reg.resolve({name: block}, validate=True)
     except ConfigValidationError as exc:
-        raise ConfigError(f"{where}{_format_confection(name, exc)}") from None
+        params = partial(_block_params, host, block)
+        raise ConfigError(f"{where}{_format_confection(name, exc, params)}") from None
     except RegistryError as exc:
         raise RegistryError(f"{where}{name}: {exc.args[0]}") from None
     except (TypeError, ValueError) as exc:
@@ -309,8 +378,10 @@ def load_config(
     where = f"{path}: " if path else ""
     unknown = sorted(set(raw) - SECTIONS)
     if unknown:
+        guesses = [f"[{c}]" for u in unknown if (c := did_you_mean(u, SECTIONS, KEY_CUTOFF))]
+        guess = f" (did you mean {', '.join(guesses)}?)" if guesses else ""
         raise ConfigError(
-            f"{where}unknown section(s) {', '.join(f'[{u}]' for u in unknown)}; "
+            f"{where}unknown section(s) {', '.join(f'[{u}]' for u in unknown)}{guess}; "
             f"sections are {', '.join(sorted(SECTIONS))}"
         )
     missing = [s for s in REQUIRED if s not in raw]
@@ -321,7 +392,8 @@ def load_config(
         try:
             return model.model_validate(dict(raw.get(name, {}) or {}))
         except ValidationError as exc:
-            raise ConfigError(f"{where}{_format_pydantic(name, exc)}") from None
+            fields = model.model_fields
+            raise ConfigError(f"{where}{_format_pydantic(name, exc, fields)}") from None
 
     project = section(ProjectSection, "project")
     data = section(DataSection, "data")
@@ -346,7 +418,7 @@ def load_config(
         student = resolve_section(host, "student", raw["student"], where)
         if not isinstance(student, Student):
             raise ConfigError(f"{where}student: @students must build a Student, got {student!r}")
-        student.check_task(task)
+        check_student_task(student, task, raw, where)
     prices = PriceTable.from_config(dict(raw.get("prices", {}) or {}), where)
     configure_teacher(teacher, label, prices, where)
     executor: Executor = LocalExecutor()
@@ -372,6 +444,22 @@ def load_config(
         train=train,
         annotate=annotate,
     )
+
+
+def check_student_task(student: Student, task: Task, raw: Any, where: str = "") -> None:
+    """A student that cannot learn the task is a config error naming both registered names."""
+    try:
+        student.check_task(task)
+    except (ValueError, TypeError) as exc:
+        names = {
+            s: next((v for k, v in dict(raw.get(s) or {}).items() if str(k).startswith("@")), "?")
+            for s in ("student", "task")
+        }
+        raise StudentTaskError(
+            f"{where}student: '{names['student']}' cannot learn the task '{names['task']}': "
+            f"{exc}. Pick a student for {task.kind} tasks (`distil plugins` lists them) or "
+            "change [task]"
+        ) from None
 
 
 def configure_teacher(

@@ -75,3 +75,32 @@ class BudgetExceeded(DistilError):
     """The next request would exceed the run's budget cap."""
 
     code = "E007"
+
+
+class StoreError(DataError):
+    """The project store cannot be used: its path is a folder, or the file is not (or no longer) a
+    distil store. The message names the path and what to do."""
+
+    code = "E010"
+
+
+class StudentTaskError(ConfigError):
+    """The configured student cannot learn the configured task: the message names both."""
+
+    code = "E011"
+
+
+class TrainingDataError(DataError, ValueError):
+    """The training data cannot train a student (none at all, or a single class).
+
+    Also a ValueError, which ``train_student`` raised for "no training data" before."""
+
+    code = "E012"
+
+
+class NoStudentError(DataError):
+    """No trained student can be loaded: none was trained yet, or its model files are gone.
+
+    A DataError, which ``Project.predict`` raised for it before."""
+
+    code = "E013"

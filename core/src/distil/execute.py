@@ -12,7 +12,8 @@ executors are plugins (``register_executors``; ``distil-ray`` adds ``ray.v1``) c
 
 Whatever runs the work, the contract is the same, so a project can switch executors mid-way:
 
-* the results end up in the project's store, keyed by ``(source, example_id)``;
+* the results end up in the project's store, keyed by ``(source, dataset, example_id)``: pass
+  ``dataset`` to every prediction method of the store (ids are unique within a data set only);
 * examples this source already answered are skipped, so a restarted job asks nothing twice;
 * the return value is the stage's result (:class:`~distil.teach.runner.LabelResult`,
   :class:`PredictResult`) with the same meaning.
@@ -108,7 +109,7 @@ def pending_examples(
 ) -> tuple[list[Example], list[Example]]:
     """``(all, pending)``: the data set's examples, and those ``source`` has not answered yet."""
     examples = store.examples(dataset, limit=limit)
-    done = store.answered_ids(source)
+    done = store.answered_ids(source, dataset=dataset)
     return examples, [ex for ex in examples if ex.id not in done]
 
 
@@ -177,7 +178,7 @@ class LocalExecutor:
         examples, pending = pending_examples(store, dataset, source, limit)
         for i in range(0, len(pending), self.batch_size):
             preds = student_predictions(student, pending[i : i + self.batch_size], source)
-            store.add_predictions(preds)  # committed before progress is reported
+            store.add_predictions(preds, dataset)  # committed before progress is reported
             if progress is not None:
                 progress(len(preds))
         return PredictResult(

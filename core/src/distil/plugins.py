@@ -367,10 +367,22 @@ class DuplicateNameError(PluginError):
 def unknown_name_message(kind: str, name: str, available: list[str]) -> str:
     prefix = name.split(".", 1)[0]
     hint = ""
-    if prefix in KNOWN_PACKAGES:
+    close = did_you_mean(name, available)
+    if close is None and prefix in KNOWN_PACKAGES:
         hint = f" '{name}' may be provided by the package {KNOWN_PACKAGES[prefix]}: pip install it."
     listing = ", ".join(available) if available else "(none)"
-    return f"no {kind} registered as '{name}'. Available: {listing}.{hint}"
+    guess = f"; did you mean '{close}'?" if close else "."
+    return f"no {kind} registered as '{name}'{guess} Available: {listing}.{hint}"
+
+
+def did_you_mean(name: str, choices: Iterable[str], cutoff: float = 0.75) -> str | None:
+    """The choice closest to a misspelled ``name`` (``sklearn.textcat.v2`` → ``sklearn.textcat.v1``),
+    or None when nothing is close enough to be a likely typo. Short names (config keys) need a
+    lower ``cutoff``: one swapped pair in ``dve`` already costs a third of its letters."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=cutoff)
+    return close[0] if close else None
 
 
 def _short(value: Any) -> str:

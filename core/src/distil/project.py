@@ -10,30 +10,106 @@ The CLI is a thin layer over this class; so is any script that drives distil fro
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from .config import ProjectConfig, load_config
-from .errors import BudgetExceeded, ConfigError, DataError, DistilError
+from .errors import BudgetExceeded, ConfigError, DataError, DistilError, NoStudentError
 from .evaluate.report import SourceResult, build_report, write_report
-from .evaluate.stage import student_result, teacher_result
+from .evaluate.stage import majority_baseline, student_result, teacher_result
 from .execute import PredictResult
+from .locking import label_lock
 from .plugins import PluginHost, get_host
 from .records import Annotation, Example
-from .store.jsonl import LineError, iter_jsonl_dicts, read_jsonl
+from .store.jsonl import LineError, iter_jsonl_dicts
+from .store.readers import ColumnMapping, file_sha256, file_stat, read_data
 from .store.sqlite import Store
 from .student import Student
 from .teach.dryrun import LabelPlan, plan_label
-from .teach.runner import LabelResult
+from .teach.runner import LabelResult, forget_failures
 from .train import TrainResult, train_student
+from .validate import validate_examples
 
 Progress = Callable[[int], None]
 #: A factory the CLI passes in: (description, total) -> a callback advancing a progress bar.
 ProgressFactory = Callable[[str, int], Progress]
 
 DATASETS = ("train", "dev", "gold")
+_log = logging.getLogger("distil.project")
+
+
+def log_progress(description: str, total: int) -> Progress:
+    """The progress of the Python API when no callback is given: ``distil.progress`` INFO lines.
+
+    One line at each tenth of the work and one at the end (``label train: 250/500``), so a
+    notebook or script with ``logging.basicConfig(level=logging.INFO)`` is not silent for minutes.
+    """
+    logger = logging.getLogger("distil.progress")
+    step = max(1, -(-total // 10))
+    state = {"done": 0, "shown": 0}
+
+    def advance(n: int) -> None:
+        state["done"] += n
+        done = state["done"]
+        if done - state["shown"] >= step or (done >= total > state["shown"]):
+            state["shown"] = done
+            logger.info("%s: %d/%d", description, done, total)
+
+    return advance
+
+
+# What each teacher object was before its tuning, and the tuning key it now carries: a teacher's
+# source changes once tuned (it names the tuned parameters), and a second Project over the same
+# config object (``distil simulate`` runs on a copy of the store) must neither compute another
+# key from the tuned source nor tune again.
+_TUNED: weakref.WeakKeyDictionary[Any, tuple[str, str]] = weakref.WeakKeyDictionary()
+
+
+def _tuning_key(teacher: Any, task: Any, dev: list[Example], source: str) -> str:
+    """The cache key of a teacher's dev tuning: what it was tuned as (``source``: its source
+    before tuning), and on what."""
+    import hashlib
+    import json
+
+    kind = f"{type(teacher).__module__}.{type(teacher).__qualname__}"
+    rows = []
+    for ex in dev:
+        ref = task.reference(ex)
+        rows.append([ex.id, ex.text, ref.model_dump(mode="json") if ref is not None else None])
+    blob = {"teacher": kind, "source": source, "task": task.describe(), "dev": rows}
+    digest = hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode("utf-8"))
+    return f"tune:{digest.hexdigest()}"
+
+
+def _check_gold(gold: list[Example], task: Any, path: Path) -> None:
+    """Every gold example must carry its answer: scoring one without it is meaningless.
+
+    Checked before the teacher labels gold, so the user hears it before any cost. (Import-time
+    validation of the gold file, with line numbers, is :mod:`distil.validate`'s job.)
+    """
+    missing = [ex.id for ex in gold if task.reference(ex) is None]
+    if missing:
+        shown = ", ".join(repr(i) for i in missing[:5]) + (" ..." if len(missing) > 5 else "")
+        field = "spans" if task.kind in ("ner", "spans") else "labels"
+        raise DataError(
+            f"{path}: {len(missing)} gold example(s) have no {field}, e.g. id {shown}; "
+            f"every gold row needs its answer to be scored: add the {field} or remove the row"
+        )
+
+
+def run_outcome(exc: BaseException) -> tuple[str, str]:
+    """The status and error message a run ends with when ``exc`` stops it."""
+    if isinstance(exc, BudgetExceeded):
+        return "budget", str(exc)
+    if not isinstance(exc, Exception):  # KeyboardInterrupt, CancelledError, SystemExit
+        return "interrupted", f"interrupted ({type(exc).__name__})"
+    if isinstance(exc, DistilError):
+        return "failed", str(exc)
+    return "failed", f"{type(exc).__name__}: {exc}"
 
 
 class Project:
@@ -67,52 +143,188 @@ class Project:
     def quarantine_dir(self) -> Path:
         return self.config.store_path.parent / "quarantine"
 
-    def import_data(self) -> dict[str, dict[str, Any]]:
-        """Load the configured JSONL files into the store (train, dev, gold); idempotent."""
-        data = self.config.data
-        files = {"train": data.train, "dev": data.dev, "gold": data.gold}
-        limits = {"train": data.train_limit, "gold": data.gold_limit}
+    def import_data(self, datasets: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+        """Bring the store's train, dev and gold up to date with the configured data files.
+
+        A data set is read again only when its file changed since it was imported (size and
+        mtime differ and so does the SHA-256 of its bytes), or the path or the ``[data]`` settings
+        that read it did; then it becomes exactly the file's rows, in file order (rows removed
+        from the file leave it, new ones join it). Predictions and annotations are keyed by
+        example id, so every id that stays keeps them. A re-import is logged on ``distil.data``
+        (``data.gold: gold.jsonl changed since import (20 -> 22 rows): re-imported``), as are
+        the rows that did not load and where they were quarantined.
+
+        Returns data set → ``path``, ``examples``, ``new``, ``removed``, ``errors`` (lines of
+        this import), ``quarantine``, ``status`` (``imported``, ``reimported`` or ``unchanged``)
+        and ``message`` (the re-import line, or None).
+        """
+        files = self._data_files()
         summary: dict[str, dict[str, Any]] = {}
-        for name, value in files.items():
-            if not value:
-                continue
-            path = self.config.resolve_path(value)
-            if not path.is_file():
-                raise DataError(f"data.{name}: file not found: {path}")
-            qpath = self.quarantine_dir / f"{name}.{path.name}.quarantine.jsonl"
-            result = read_jsonl(path, quarantine=qpath)
-            examples = result.examples
-            if limits.get(name) is not None:
-                examples = examples[: limits[name]]
-            new = self.store.add_examples(examples, name)
-            summary[name] = {
-                "path": str(path),
-                "examples": len(examples),
-                "new": new,
-                "errors": [f"{e.path}:{e.line}: {e.reason}" for e in result.errors],
-                "quarantine": str(result.quarantine_path) if result.errors else None,
-            }
+        for name in datasets if datasets is not None else files:
+            if name in files:
+                summary[name] = self._import_file(name, files[name])
         return summary
 
+    def _data_files(self) -> dict[str, Path]:
+        """Data set → the configured file (train, dev, gold; those the config names)."""
+        data = self.config.data
+        files = {"train": data.train, "dev": data.dev, "gold": data.gold}
+        return {name: self.config.resolve_path(value) for name, value in files.items() if value}
+
+    def _read_options(self, dataset: str) -> dict[str, Any]:
+        """The settings a data file is read with: a change to any of them re-imports it."""
+        data = self.config.data
+        limits = {"train": data.train_limit, "gold": data.gold_limit}
+        return {"format": data.format, **self._mapping().to_dict(), "limit": limits.get(dataset)}
+
+    def _mapping(self) -> ColumnMapping:
+        data = self.config.data
+        return ColumnMapping(
+            text_column=data.text_column,
+            label_column=data.label_column,
+            label_separator=data.label_separator,
+            id_column=data.id_column,
+        )
+
+    def _import_file(self, name: str, path: Path) -> dict[str, Any]:
+        if not path.exists():
+            raise DataError(f"data.{name}: file not found: {path}")
+        options = self._read_options(name)
+        # Stat and hash before reading: a file edited during the read then differs next time.
+        size, mtime_ns = file_stat(path)
+        record = self.store.data_file(name)
+        same = (
+            record is not None
+            and record["path"] == str(path)
+            and record["options"] == options
+            and record["n"] == self.store.count_examples(name)
+        )
+        if record is not None and same and (record["size"], record["mtime_ns"]) == (size, mtime_ns):
+            return self._import_summary(name, record, "unchanged")
+        digest = file_sha256(path)
+        if record is not None and same and record["sha256"] == digest:
+            self.store.touch_data_file(name, size, mtime_ns)
+            return self._import_summary(name, record, "unchanged")
+        qpath = self.quarantine_dir / f"{name}.{path.name}.quarantine.jsonl"
+        qpath.unlink(missing_ok=True)  # it holds the bad rows of the file as last imported
+        result = read_data(path, self.config.data.format, mapping=self._mapping(), quarantine=qpath)
+        examples = result.examples
+        if options["limit"] is not None:
+            examples = examples[: options["limit"]]
+        examples = validate_examples(self.config.task, examples, path=path, dataset=name)
+        quarantine = str(result.quarantine_path) if result.quarantine_path else None
+        source = {
+            "path": str(path),
+            "sha256": digest,
+            "size": size,
+            "mtime_ns": mtime_ns,
+            "options": options,
+            "n": len(examples),
+            "errors": len(result.errors),
+            "quarantine": quarantine,
+        }
+        new, removed = self.store.import_file(name, examples, source)
+        log = logging.getLogger("distil.data")
+        message = None
+        if record is not None:
+            if record["path"] != str(path):
+                why = f"now read from {path} (was {record['path']})"
+            elif record["sha256"] != digest:
+                why = f"{path.name} changed since import"
+            else:
+                why = "its [data] settings changed since import"
+            message = f"data.{name}: {why} ({record['n']} -> {len(examples)} rows): re-imported"
+            log.info("%s", message)
+        if result.errors:
+            log.warning(
+                "data.%s: %d row(s) of %s did not load (listed above); they are in %s",
+                name,
+                len(result.errors),
+                path,
+                quarantine,
+            )
+        status = "reimported" if record is not None else "imported"
+        summary = self._import_summary(name, {**source, "path": str(path)}, status)
+        summary.update(
+            new=new,
+            removed=removed,
+            errors=[f"{e.path}:{e.line}: {e.reason}" for e in result.errors],
+            message=message,
+        )
+        return summary
+
+    @staticmethod
+    def _import_summary(name: str, record: dict[str, Any], status: str) -> dict[str, Any]:
+        return {
+            "path": record["path"],
+            "examples": record["n"],
+            "new": 0,
+            "removed": 0,
+            "errors": [],
+            "quarantine": record["quarantine"],
+            "status": status,
+            "message": None,
+        }
+
     def _require(self, dataset: str) -> list[Example]:
+        """The examples of ``dataset``, its data file re-imported first when it changed.
+
+        Every stage reads its data through here, so each sees the file as it is now. A file
+        that is gone leaves the examples imported from it in use (with a warning).
+        """
+        path = self._data_files().get(dataset)
+        if path is not None and not path.exists() and self.store.count_examples(dataset):
+            logging.getLogger("distil.data").warning(
+                "data.%s: %s not found; using the examples imported from it before", dataset, path
+            )
+        elif path is not None:
+            self.import_data([dataset])
         examples = self.store.examples(dataset)
-        if not examples:
-            self.import_data()
-            examples = self.store.examples(dataset)
         if not examples:
             raise DataError(f"the store has no '{dataset}' examples: check [data] in the config")
         return examples
 
     # -- label --------------------------------------------------------------------------------
     def prepare_teacher(self) -> None:
-        """Tune the teacher on the dev set where it can be tuned (once per process)."""
+        """Tune the teacher on the dev set where it can be tuned (once per process).
+
+        A teacher that also has ``tuned_state() -> dict | None`` and ``load_tuned_state(state)``
+        has its tuning kept in the store's cache under ``tune:<sha256>`` of the teacher's class,
+        its source before tuning, the task and the dev examples' ids, texts and labels: later
+        processes load it instead of tuning again, until the teacher or the dev set changes.
+        """
         teacher = self.config.teacher
         tune = getattr(teacher, "tune", None)
         if self._tuned or tune is None or not self.config.data.dev:
             return
-        dev = [ex for ex in self._require("dev") if self.config.task.reference(ex) is not None]
+        task = self.config.task
+        dev = [ex for ex in self._require("dev") if task.reference(ex) is not None]
         if dev:
-            tune(self.config.task, dev)
+            try:
+                untuned, tuned_for = _TUNED[teacher]
+            except (KeyError, TypeError):  # TypeError: an object that cannot be weakly referenced
+                untuned, tuned_for = teacher.source(task), None
+            key = _tuning_key(teacher, task, dev, untuned)
+            if tuned_for == key:  # this very object was tuned on this dev set in this process
+                self._tuned = True
+                return
+            keeps = callable(getattr(teacher, "load_tuned_state", None)) and callable(
+                getattr(teacher, "tuned_state", None)
+            )
+            stored = self.store.cache_get(key) if keeps else None
+            if stored is not None and isinstance(stored.get("state"), dict):
+                teacher.load_tuned_state(stored["state"])  # type: ignore[attr-defined]
+                when = time.strftime("%Y-%m-%d %H:%M", time.localtime(stored.get("created_at")))
+                _log.info("reused the teacher's dev tuning (from %s)", when)
+            else:
+                _log.info("tuning the teacher on %d dev examples", len(dev))
+                tune(task, dev)
+                state = teacher.tuned_state() if keeps else None  # type: ignore[attr-defined]
+                if isinstance(state, dict):
+                    value = {"state": state, "n_dev": len(dev), "created_at": time.time()}
+                    self.store.cache_put(key, value)
+            with contextlib.suppress(TypeError):
+                _TUNED[teacher] = (untuned, key)
         self._tuned = True
 
     @property
@@ -125,19 +337,41 @@ class Project:
         dataset: str = "train",
         progress: ProgressFactory | None = None,
         limit: int | None = None,
+        *,
+        retry_failed: bool = False,
+        wait: bool = True,
+        on_wait: Callable[[int | None], None] | None = None,
     ) -> LabelResult:
+        """Label the examples of ``dataset`` the teacher has not answered; store every answer.
+
+        Stored failures stay as they are (``result.failed_total`` counts them) unless
+        ``retry_failed``, which asks them again without serving their cached answers
+        (:func:`~distil.teach.runner.forget_failures`). One label run works on a store at a
+        time (:mod:`distil.locking`): while another holds it, ``wait`` calls ``on_wait(pid)``
+        and waits, else :class:`~distil.locking.StoreBusy` is raised. The run ends
+        ``finished``, ``interrupted``, ``failed`` or ``budget`` (see :meth:`_ending_runs`).
+        """
         examples = self._require(dataset)
+        progress = progress or log_progress
         self.prepare_teacher()
-        run_id = self.store.start_run("label", {"dataset": dataset, "source": self.teacher_source})
-        total = len(examples if limit is None else examples[:limit])
-        already = len(
-            self.store.answered_ids(self.teacher_source) & {e.id for e in examples[:total]}
-        )
-        callback = progress(f"label {dataset}", total) if progress else None
-        if callback is not None and already:
-            callback(already)
-        settings = self.config.label
-        try:
+        source = self.teacher_source
+        with label_lock(self.store.path, wait=wait, on_wait=on_wait), self._ending_runs():
+            run_id = self.store.start_run(
+                "label", {"dataset": dataset, "source": source, "retry_failed": retry_failed}
+            )
+            retried = 0
+            if retry_failed:
+                retried = forget_failures(
+                    self.store, self.config.task, self.config.teacher, dataset, limit=limit
+                )
+                self.store.update_run(run_id, {"retried": retried})
+            total = len(examples if limit is None else examples[:limit])
+            ids = {e.id for e in examples[:total]}
+            already = len(self.store.answered_ids(source, dataset=dataset) & ids)
+            callback = progress(f"label {dataset}", total)
+            if callback is not None and already:
+                callback(already)
+            settings = self.config.label
             result = self.config.executor.label(
                 self.store,
                 self.config.task,
@@ -150,17 +384,31 @@ class Project:
                 batch_size_jobs=settings.batch_size_jobs,
                 poll_interval=settings.poll_interval,
             )
-        except BudgetExceeded:
-            self.store.finish_run(run_id, "budget", {})
-            raise
-        except DistilError:
-            self.store.finish_run(run_id, "failed", {})
-            raise
-        except BaseException:
-            self.store.finish_run(run_id, "interrupted", {})
-            raise
-        self.store.finish_run(run_id, "finished", result.to_dict())
+            result.retried = retried
+            ok = self.store.answered_ids(source, dataset=dataset, ok_only=True)
+            result.failed_total = len((self.store.answered_ids(source, dataset=dataset) - ok) & ids)
+            self.store.finish_run(run_id, "finished", result.to_dict())
         return result
+
+    @contextlib.contextmanager
+    def _ending_runs(self) -> Iterator[None]:
+        """End the runs started in the block and left running when it raises.
+
+        Ctrl-C, SIGTERM (the CLI turns it into KeyboardInterrupt) and a cancelled task end them
+        ``interrupted``; a budget stop ``budget``; any other error ``failed``, with its message.
+        A run whose process is killed outright is found by :meth:`Store.runs` instead.
+        """
+        before = set(self.store.open_runs)
+        try:
+            yield
+        except BaseException as exc:
+            status, error = run_outcome(exc)
+            for run_id in self.store.open_runs:
+                if run_id not in before:
+                    # the original error matters more than a failure to record it
+                    with contextlib.suppress(Exception):
+                        self.store.finish_run(run_id, status, error=error)
+            raise
 
     def plan_label(self, dataset: str = "train", n: int = 3, limit: int | None = None) -> LabelPlan:
         """``label --dry-run``: the first ``n`` prompts, a token and cost estimate; sends nothing.
@@ -191,14 +439,15 @@ class Project:
         Resumable like ``label``: examples the student's source already answered are skipped.
         """
         examples = self._require(dataset)
+        progress = progress or log_progress
         trained = self.latest_student()
         if trained is None:
-            raise DataError("no trained student: run `distil train` first")
+            raise NoStudentError(f"no trained student: run distil train {self._config_name}")
         student, source, model_dir = trained
         total = len(examples if limit is None else examples[:limit])
-        callback = progress(f"predict {dataset}", total) if progress else None
-        run_id = self.store.start_run("predict", {"dataset": dataset, "source": source})
-        try:
+        callback = progress(f"predict {dataset}", total)
+        with self._ending_runs():
+            run_id = self.store.start_run("predict", {"dataset": dataset, "source": source})
             result = self.config.executor.predict(
                 self.store,
                 self.config.task,
@@ -209,10 +458,7 @@ class Project:
                 limit=limit,
                 progress=callback,
             )
-        except BaseException:
-            self.store.finish_run(run_id, "interrupted", {})
-            raise
-        self.store.finish_run(run_id, "finished", result.to_dict())
+            self.store.finish_run(run_id, "finished", result.to_dict())
         return result
 
     # -- train --------------------------------------------------------------------------------
@@ -240,20 +486,22 @@ class Project:
             student: Student = resolve_section(self.host, "student", self.config.raw["student"])
             return student
 
-        return train_student(
-            self.store,
-            self.config.task,
-            self._student(),
-            teacher_source=self.teacher_source,
-            model_dir=self.model_dir,
-            dev_dataset="dev" if self.config.data.dev else None,
-            host=self.host,
-            student_factory=fresh_student,
-            trust=settings.trust,
-            folds=settings.folds,
-            drop_label_issues=settings.drop_label_issues,
-            seed=settings.seed,
-        )
+        with self._ending_runs():  # train_student's run ends interrupted or failed on an error
+            return train_student(
+                self.store,
+                self.config.task,
+                self._student(),
+                teacher_source=self.teacher_source,
+                model_dir=self.model_dir,
+                dev_dataset="dev" if self.config.data.dev else None,
+                host=self.host,
+                student_factory=fresh_student,
+                trust=settings.trust,
+                folds=settings.folds,
+                drop_label_issues=settings.drop_label_issues,
+                human_weight=settings.human_weight,
+                seed=settings.seed,
+            )
 
     def learning_curve(
         self,
@@ -315,9 +563,27 @@ class Project:
         for run in self.store.runs("train"):
             if run["status"] == "finished" and run.get("stats", {}).get("model_dir"):
                 stats = run["stats"]
-                loaded = type(self._student()).load(stats["model_dir"])
+                loaded = self._load_student(stats["model_dir"])
                 return loaded, stats["source"], stats["model_dir"]
         return None
+
+    @property
+    def _config_name(self) -> str:
+        return str(self.config.path) if self.config.path else "CONFIG"
+
+    def _load_student(self, model_dir: str) -> Student:
+        """The trained student in ``model_dir``; gone or incomplete files are a NoStudentError."""
+        student_type = type(self._student())
+        retrain = f"run distil train {self._config_name}"
+        if not Path(model_dir).is_dir():
+            raise NoStudentError(
+                f"no trained student: the model folder {model_dir} of the latest train run is "
+                f"gone (the output folder was moved or deleted?); {retrain}"
+            )
+        try:
+            return student_type.load(model_dir)
+        except FileNotFoundError as exc:
+            raise NoStudentError(f"no trained student: {exc}; {retrain}") from None
 
     def import_answers(self, path: str | Path, annotator: str = "human") -> dict[str, Any]:
         """Import human answers from JSONL: ``{"id", "labels"|"spans", "answer"?, "annotator"?}``.
@@ -331,11 +597,15 @@ class Project:
         """
         from pydantic import ValidationError
 
+        from .exchange import annotate_hook
+
         task = self.config.task
         rows = list(iter_jsonl_dicts(path))
         errors = [f"{path}:{n}: {r.reason}" for n, r in rows if isinstance(r, LineError)]
         good = [(n, r) for n, r in rows if isinstance(r, dict)]
-        known = self.store.get_examples([str(r.get("id")) for _, r in good])
+        asked = [str(r.get("id")) for _, r in good]
+        # Answers train the student: an id that train and gold share names the train example.
+        known = {**self.store.get_examples(asked), **self.store.get_examples(asked, "train")}
         unknown: list[str] = []
         invalid: list[str] = []
         annotations = []
@@ -380,12 +650,7 @@ class Project:
                 output=output,
                 created_at=time.time(),
             )
-            for replaced in self.host.hook.distil_annotate(
-                task=task, example=example, annotation=ann
-            ):
-                if replaced is not None:
-                    ann = replaced
-            annotations.append(ann)
+            annotations.append(annotate_hook(self.host, task, example, ann))
         stored = self.store.add_annotations(annotations)
         return {"stored": stored, "unknown_ids": unknown, "invalid": invalid, "errors": errors}
 
@@ -399,6 +664,7 @@ class Project:
         annotation); the student's utility gets its break-even volume against the teacher.
         """
         gold = self._require("gold")
+        _check_gold(gold, self.config.task, self.config.resolve_path(self.config.data.gold))
         self.label("gold", progress=progress)
         settings = self.config.evaluate
         results: list[SourceResult] = [
@@ -443,6 +709,7 @@ class Project:
                 "annotation_hour_cost": settings.annotation_hour_cost,
                 "seconds_per_annotation": settings.seconds_per_annotation,
             },
+            baseline=majority_baseline(self.store, self.config.task, gold, self.teacher_source),
         )
         out = (
             Path(output_dir) if output_dir else self.config.resolve_path(self.config.project.output)
@@ -500,7 +767,8 @@ class Project:
 
         task = self.config.task
         ids = [ex.id for ex in gold]
-        pa, pb = self.store.predictions(a.source, ids), self.store.predictions(b.source, ids)
+        pa = self.store.predictions(a.source, ids, dataset="gold")
+        pb = self.store.predictions(b.source, ids, dataset="gold")
 
         def outs(preds: dict[str, Any]) -> list[Any]:
             return [preds[i].output if i in preds and preds[i].ok else None for i in ids]

@@ -9,6 +9,8 @@ JSONL row (``id``, ``text``, optional ``labels`` / ``spans`` as the reference an
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -223,3 +225,26 @@ def output_from_example(example: Example) -> TaskOutput | None:
     if example.labels is not None:
         return Categories(labels=list(example.labels))
     return None
+
+
+@dataclass(frozen=True)
+class ExchangeRecord:
+    """One example and one output with its provenance, as exporters write and read them.
+
+    Unpacks as the ``(example, output)`` pair the exporter contract asks for; ``source`` follows
+    distil's provenance strings (``teacher:openai.chat/gpt-4o-mini#prompt=3f2a``,
+    ``human:alice#pass=spam``) and ``answer`` is an :class:`Annotation` answer kind, None for a
+    label nobody reviewed. Exporter packages subclass it for their own helpers.
+    """
+
+    example: Example
+    output: TaskOutput
+    source: str | None = None
+    confidence: float | None = None
+    annotator: str | None = None
+    answer: str | None = None
+    pass_name: str | None = None
+
+    def __iter__(self) -> Iterator[Any]:
+        yield self.example
+        yield self.output

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, DataError, DistilError
 from .records import Categories
-from .tasks import SPAN_KINDS, TextCat
+from .tasks import SPAN_KINDS
 
 if TYPE_CHECKING:
     from .annotate.passes import Pass
@@ -318,7 +318,7 @@ def _gold_rows(project: Project, teacher_source: str) -> _Gold:
             raise DataError(f"gold example '{ex.id}' has no reference answer (labels or spans)")
         outputs.append(ref)
     ids = [ex.id for ex in examples]
-    preds = project.store.predictions(teacher_source, ids)
+    preds = project.store.predictions(teacher_source, ids, dataset="gold")
     settings = project.config.evaluate
     return _Gold(
         task=task,
@@ -346,7 +346,7 @@ def _point(project: Project, gold: _Gold, tally: _Tally) -> tuple[dict[str, Any]
     project.predict("gold")
     latest = project.latest_student()
     assert latest is not None  # train() has just finished a run
-    preds = project.store.predictions(latest[1], gold.ids)
+    preds = project.store.predictions(latest[1], gold.ids, dataset="gold")
     outputs = [preds[i].output if i in preds and preds[i].ok else None for i in gold.ids]
     score, ci = gold.score(outputs)
     comp = gold.paired(outputs, gold.teacher)
@@ -365,19 +365,13 @@ def _point(project: Project, gold: _Gold, tally: _Tally) -> tuple[dict[str, Any]
 def _majority_baseline(project: Project, teacher_source: str, gold: _Gold) -> dict[str, Any] | None:
     """The score of always answering the teacher's most frequent train label (exclusive textcat
     only): what a student must beat before it has learned anything."""
-    task = project.config.task
-    if not isinstance(task, TextCat) or task.multilabel:
-        return None
+    from .evaluate.stage import majority_label
+
     # Train labels only: the teacher has labelled the gold set too, and gold must not leak in.
-    train_ids = [ex.id for ex in project.store.examples("train")]
-    counts: dict[str, int] = {}
-    for pred in project.store.predictions(teacher_source, train_ids).values():
-        if pred.ok and isinstance(pred.output, Categories) and len(pred.output.labels) == 1:
-            label = pred.output.labels[0]
-            counts[label] = counts.get(label, 0) + 1
-    if not counts:
+    found = majority_label(project.store, project.config.task, teacher_source)
+    if found is None:
         return None
-    label = max(sorted(counts), key=counts.__getitem__)
+    label = found[0]
     score, ci = gold.score([Categories(labels=[label]) for _ in gold.ids])
     return {"label": label, "score": score, "ci": ci}
 

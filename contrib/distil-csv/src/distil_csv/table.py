@@ -24,8 +24,6 @@ import csv
 import json
 import os
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,21 +45,9 @@ COLUMNS = (
 PROVENANCE = ("source", "confidence", "annotator", "answer", "pass_name")
 
 
-@dataclass(frozen=True)
-class TableRecord:
-    """One imported row: unpacks as ``(example, output)``, with its provenance as attributes."""
-
-    example: distil.Example
-    output: distil.Categories | distil.Spans
-    source: str | None = None
-    confidence: float | None = None
-    annotator: str | None = None
-    answer: str | None = None
-    pass_name: str | None = None
-
-    def __iter__(self) -> Iterator[Any]:
-        yield self.example
-        yield self.output
+class TableRecord(distil.ExchangeRecord):
+    """One imported row: distil's :class:`~distil.ExchangeRecord` (unpacks as ``(example,
+    output)``, provenance as attributes)."""
 
 
 class CsvExporter:

@@ -5,12 +5,25 @@ Plugins add commands through the ``register_commands(cli)`` hook.
 
 from __future__ import annotations
 
+import logging
+import signal
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import typer
 
 from ..errors import DistilError
-from . import init_cmd, new_plugin_cmd, plan_cmd, plugins_cmd, simulate_cmd, stages
+from . import (
+    exchange_cmd,
+    init_cmd,
+    new_plugin_cmd,
+    plan_cmd,
+    plugins_cmd,
+    runs_cmd,
+    simulate_cmd,
+    stages,
+)
 
 app = typer.Typer(
     name="distil",
@@ -18,13 +31,41 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # -h is --help on every command; click passes it down to each subcommand's context.
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"distil {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        "-V",
+        help="Print the distil version and exit.",
+        is_eager=True,
+        callback=_version,
+    ),
+) -> None:
+    """Human-in-the-loop LLM distillation: prompt, parse, annotate, train, evaluate."""
+
+
 plugins_cmd.register(app)
 init_cmd.register(app)
 plan_cmd.register(app)
 new_plugin_cmd.register(app)
 stages.register(app)
+exchange_cmd.register(app)
 simulate_cmd.register(app)
+runs_cmd.register(app)
 
 
 def _add_plugin_commands() -> None:
@@ -33,19 +74,40 @@ def _add_plugin_commands() -> None:
     get_host().hook.register_commands(cli=app)
 
 
+def print_error(exc: BaseException | str, prefix: str = "error") -> None:
+    """Print an error to stderr: only the fixed prefix is styled, the message is printed literally.
+
+    Messages carry user text (``[teacher]``, a path like ``data/[/x]``) that rich would otherwise
+    read as markup, dropping the words or failing on a closing tag that matches nothing.
+    """
+    from rich.console import Console
+    from rich.text import Text
+
+    err = Console(stderr=True, soft_wrap=True, highlight=False)
+    err.print(Text.assemble((prefix, "bold red"), " ", str(exc)))
+
+
 def main() -> None:
     from rich.console import Console
 
     err = Console(stderr=True, soft_wrap=True)
+    restore = _show_distil_logs()
+    terminated: list[int] = []
+    previous = _interrupt_on_sigterm(terminated)
     try:
         _add_plugin_commands()
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        # typer turns Ctrl-C into an exit code (130) that it returns, without standalone mode
+        if code == 130:
+            raise KeyboardInterrupt
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except DistilError as exc:
-        err.print(f"[bold red]error[/] {exc}", highlight=False)
+        print_error(exc)
         sys.exit(1)
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]: the work done so far is saved; run again to resume")
-        sys.exit(130)
+        sys.exit(143 if terminated else 130)
     except SystemExit:
         raise
     except Exception as exc:  # click's own usage errors
@@ -59,6 +121,62 @@ def main() -> None:
         if isinstance(exc, click.exceptions.Abort | typer.Abort):
             sys.exit(1)
         raise
+    finally:
+        restore()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
-__all__ = ["app", "main"]
+def _interrupt_on_sigterm(terminated: list[int]) -> Any:
+    """Make SIGTERM take Ctrl-C's path (runs end ``interrupted``, work done is kept, exit 143).
+
+    Inside ``asyncio.run`` the SIGINT handler is asyncio's, which cancels the running task: it is
+    called as for Ctrl-C. Returns the handler to restore (None when not on the main thread).
+    """
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        terminated.append(signum)
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler) and handler is not signal.default_int_handler:
+            handler(signal.SIGINT, frame)
+        else:
+            raise KeyboardInterrupt
+
+    try:
+        return signal.signal(signal.SIGTERM, on_sigterm)
+    except ValueError:  # not the main thread
+        return None
+
+
+class _StderrHandler(logging.Handler):
+    """Writes each record's message, unstyled, to the ``sys.stderr`` of the moment (pytest swaps it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:  # pragma: no cover - logging must never break a command
+            self.handleError(record)
+
+
+def _show_distil_logs() -> Callable[[], None]:
+    """Show the ``distil`` loggers' INFO notes (e.g. "tuning the teacher on 500 dev examples").
+
+    The Python API logs them; a command prints them, so the CLI and the API say the same things.
+    Returns what undoes it (a test calling :func:`main` twice must not print each line twice).
+    """
+    handler = _StderrHandler(logging.INFO)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("distil")
+    level = logger.level
+    if level == logging.NOTSET or level > logging.INFO:
+        logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+
+    def restore() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+    return restore
+
+
+__all__ = ["app", "main", "print_error"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -80,8 +81,12 @@ def render_config(
     gold: str = "data/test.jsonl",
     dev: str | None = None,
     name: str = "distil-project",
+    data_keys: dict[str, str] | None = None,
 ) -> str:
-    """The text of a config for these choices (every combination is loaded by a test)."""
+    """The text of a config for these choices (every combination is loaded by a test).
+
+    ``data_keys`` are extra ``[data]`` keys: the column mapping of a table (:func:`inspect_data`).
+    """
     import jinja2
 
     if task not in TASKS:
@@ -119,7 +124,49 @@ def render_config(
         train=train,
         gold=gold,
         dev=dev,
+        data_keys=data_keys or {},
     )
+
+
+def inspect_data(
+    task: str, files: dict[str, str | None], mapping: Any
+) -> tuple[dict[str, str], list[str]]:
+    """The ``[data]`` mapping keys for the data files that exist, and the labels they hold.
+
+    ``files`` is option name → path (``train``, ``gold``, ``dev``); a path that does not exist
+    yet is skipped (the config may be written before the data). A table's columns are found by
+    name unless ``mapping`` (a :class:`~distil.store.readers.ColumnMapping`) names them; the
+    first table decides, and the others must have the same columns. Labels are every label (or,
+    for ``ner``, span label) in the files, sorted.
+    """
+    from ..errors import DataError
+    from ..store.readers import TABULAR, detect_format, guess_mapping, read_columns, read_data
+
+    found = mapping
+    tables = False
+    labels: set[str] = set()
+    for option, value in files.items():
+        if not value or not Path(value).exists():
+            continue
+        try:
+            fmt = detect_format(value)
+            if fmt in TABULAR:
+                if task != "textcat":
+                    raise DataError(
+                        f"{value}: a {fmt} table holds labels only; NER spans are read from "
+                        "JSONL in the shared schema (docs/data.md)"
+                    )
+                columns, strings = read_columns(value, fmt)
+                found = guess_mapping(value, columns, found, strings)
+                tables = True
+            result = read_data(value, fmt, mapping=found)
+        except DataError as exc:
+            raise typer.BadParameter(str(exc), param_hint=f"--{option}") from None
+        for example in result.examples:
+            labels.update(example.labels or [])
+            labels.update(span.label for span in example.spans or [])
+    keys = {k: v for k, v in found.to_dict().items() if v is not None} if tables else {}
+    return keys, sorted(labels)
 
 
 def register(app: typer.Typer) -> None:
@@ -131,26 +178,47 @@ def register(app: typer.Typer) -> None:
         student: str = typer.Option(
             "auto", help=f"Student: auto (the default for the task), {', '.join(STUDENTS)}."
         ),
-        labels: str = typer.Option(..., help="Comma-separated labels, e.g. ham,spam."),
+        labels: str | None = typer.Option(
+            None, help="Comma-separated labels, e.g. ham,spam (default: those in the data files)."
+        ),
         multilabel: bool = typer.Option(False, help="Texts may have several labels."),
-        train: str = typer.Option("data/train.jsonl", help="Training texts (JSONL)."),
-        gold: str = typer.Option("data/test.jsonl", help="Gold evaluation set (JSONL)."),
-        dev: str | None = typer.Option(None, help="Optional dev set (JSONL)."),
+        train: str = typer.Option(
+            "data/train.jsonl", help="Training texts: JSONL, CSV, TSV, Parquet, text, HF folder."
+        ),
+        gold: str = typer.Option("data/test.jsonl", help="Gold evaluation set (same formats)."),
+        dev: str | None = typer.Option(None, help="Optional dev set (same formats)."),
+        text_column: str | None = typer.Option(None, help="Tables: the column with the text."),
+        label_column: str | None = typer.Option(None, help="Tables: the column with the labels."),
+        label_separator: str | None = typer.Option(
+            None, help='Tables: what separates several labels in one cell, e.g. "|".'
+        ),
+        id_column: str | None = typer.Option(None, help="Tables: the column with the ids."),
         force: bool = typer.Option(False, help="Overwrite an existing file."),
     ) -> None:
         """Write a project config for a task, a teacher and a student."""
+        from ..store.readers import ColumnMapping
+
         if output.exists() and not force:
             raise typer.BadParameter(f"{output} exists; pass --force to overwrite")
+        mapping = ColumnMapping(text_column, label_column, label_separator, id_column)
+        data_keys, found = inspect_data(task, {"train": train, "gold": gold, "dev": dev}, mapping)
+        chosen = [x.strip() for x in labels.split(",") if x.strip()] if labels else found
+        if not chosen:
+            raise typer.BadParameter(
+                f"no labels found in {gold} or {train}; pass them: --labels a,b,c",
+                param_hint="--labels",
+            )
         text = render_config(
             task=task,
             teacher=teacher,
             student=student,
-            labels=[x.strip() for x in labels.split(",") if x.strip()],
+            labels=chosen,
             multilabel=multilabel,
             train=train,
             gold=gold,
             dev=dev,
             name=output.resolve().parent.name or "distil-project",
+            data_keys=data_keys,
         )
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8")

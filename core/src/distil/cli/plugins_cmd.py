@@ -14,6 +14,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """List the loaded plugins and everything they registered."""
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
         from ..plugins import get_host
@@ -30,8 +31,8 @@ def register(app: typer.Typer) -> None:
             registered = "\n".join(
                 f"{kind}: {', '.join(names)}" for kind, names in sorted(info.registered.items())
             )
-            if info.error:
-                registered = f"[red]{info.error}[/]"
+            if info.error:  # the error's words as written: it may hold brackets
+                registered = f"[red]{escape(str(info.error))}[/]"
             status = {"loaded": "[green]loaded[/]", "failed": "[red]failed[/]"}.get(
                 info.status, info.status
             )

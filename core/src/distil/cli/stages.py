@@ -1,4 +1,4 @@
-"""The stage commands: label, train, evaluate, compare, curve, import, run."""
+"""The stage commands: label, train, evaluate, compare, curve, run (import: exchange_cmd)."""
 
 from __future__ import annotations
 
@@ -48,6 +48,13 @@ def _console() -> Any:
     return Console(soft_wrap=True)
 
 
+def _bold(head: str, tail: str = "") -> Any:
+    """``head`` in bold, then ``tail``: both literal (user text is never read as markup)."""
+    from rich.text import Text
+
+    return Text.assemble((head, "bold"), tail)
+
+
 def _open(config: Path, overrides: list[str] | None = None) -> Any:
     from ..project import Project
 
@@ -68,13 +75,31 @@ def _print_label(result: Any) -> None:
     r = result.to_dict()
     console = _console()
     console.print(
-        f"labelled [bold]{r['labelled']}[/] of {r['total']} '{r['dataset']}' examples "
+        f"labelled {r['labelled']} of {r['total']} '{r['dataset']}' examples "
         f"({r['already_done']} already done) with {r['source']}: "
         f"{r['failures']} parse failure(s) ({r['failure_rate']:.1%})",
         highlight=False,
+        markup=False,
     )
     if r.get("ledger"):
-        console.print(f"ledger: {_ledger_line(r['ledger'])}", highlight=False)
+        console.print(f"ledger: {_ledger_line(r['ledger'])}", highlight=False, markup=False)
+
+
+def _waiting(pid: int | None) -> None:
+    who = f"pid {pid}" if pid is not None else "another process"
+    typer.echo(f"waiting for another distil label ({who}) on this store", err=True)
+
+
+def _print_failures(r: dict[str, Any], config: Path) -> None:
+    """What was retried, and how many failures are stored with the flag that retries them."""
+    if r.get("retried"):
+        typer.echo(f"asked {r['retried']} failed example(s) again (--retry-failed)")
+    if r.get("failed_total"):
+        flag = "" if r["dataset"] == "train" else f" --dataset {r['dataset']}"
+        typer.echo(
+            f"{r['failed_total']} '{r['dataset']}' example(s) have a failed answer stored: "
+            f"`distil label {config}{flag} --retry-failed` asks them again"
+        )
 
 
 def _ledger_line(ledger: dict[str, Any]) -> str:
@@ -94,17 +119,19 @@ def _ledger_line(ledger: dict[str, Any]) -> str:
 
 def _print_plan(plan: Any) -> None:
     """The dry run: the rendered prompts, then the estimate for the whole pending set."""
+    from rich.text import Text
+
     console = _console()
     shown_schema: Any = None
     for example_id, prompt in plan.prompts:
-        console.rule(f"example {example_id}")
+        console.rule(Text(f"example {example_id}"))
         for message in prompt.messages:
-            console.print(f"[bold]{message.role}[/]:", highlight=False)
+            console.print(_bold(message.role, ":"), highlight=False)
             console.print(message.content, markup=False, highlight=False)
         for label, hypothesis in prompt.hypotheses.items():
-            console.print(f"[bold]{label}[/]: {hypothesis}", highlight=False)
+            console.print(_bold(label, f": {hypothesis}"), highlight=False)
         if prompt.json_schema is not None and prompt.json_schema != shown_schema:
-            console.print("[bold]JSON schema[/]:", highlight=False)
+            console.print(_bold("JSON schema", ":"), highlight=False)
             console.print(json.dumps(prompt.json_schema, indent=2), markup=False, highlight=False)
             shown_schema = prompt.json_schema
     console.rule("estimate")
@@ -112,6 +139,7 @@ def _print_plan(plan: Any) -> None:
         f"{plan.pending} of {plan.total} '{plan.dataset}' examples pending for {plan.source}"
         + (f" ({plan.cached} answered from the cache)" if plan.cached else ""),
         highlight=False,
+        markup=False,
     )
     if plan.sends_requests:
         console.print(
@@ -119,6 +147,7 @@ def _print_plan(plan: Any) -> None:
             f"tokens + at most {plan.output_tokens:,} output tokens "
             f"(max_tokens {plan.max_tokens} per answer)",
             highlight=False,
+            markup=False,
         )
     console.print(plan.cost_line(), markup=False, highlight=False)
     console.print("dry run: nothing was sent and no prediction was written", highlight=False)
@@ -145,12 +174,20 @@ def _trust_line(result: Any) -> str:
 
 def _print_report(report: dict[str, Any], paths: dict[str, Path]) -> None:
 
+    from rich.text import Text
+
     from ..evaluate.report import rich_table
 
     console = _console()
-    console.print(rich_table(report))
+    table = rich_table(report)
+    if isinstance(table.title, str):  # the title names the gold file: a path, not markup
+        table.title = Text(table.title)
+    if not console.is_terminal:  # a pipe or a log file: print the table whole, never wrapped
+        wide = console.options.update_width(10_000)
+        console.width = max(console.width, console.measure(table, options=wide).maximum)
+    console.print(table)
     for path in paths.values():
-        console.print(f"wrote {path}", highlight=False)
+        console.print(f"wrote {path}", highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -167,6 +204,16 @@ def register(app: typer.Typer) -> None:
             help="Show the prompts, a token estimate and the cost; send nothing.",
         ),
         n: int = typer.Option(3, "--n", help="With --dry-run: how many prompts to show."),
+        retry_failed: bool = typer.Option(
+            False,
+            "--retry-failed",
+            help="Ask the examples whose stored answer failed again (never from the cache).",
+        ),
+        wait: bool = typer.Option(
+            True,
+            "--wait/--no-wait",
+            help="When another distil label works on this store: wait for it, or refuse.",
+        ),
         overrides: list[str] | None = Override,
     ) -> None:
         """Label a data set with the teacher (resumable: answered examples are skipped)."""
@@ -177,8 +224,16 @@ def register(app: typer.Typer) -> None:
             return
         with _open(config, overrides) as project, _progress() as progress:
             project.import_data()
-            result = project.label(dataset, progress=progress, limit=limit)
+            result = project.label(
+                dataset,
+                progress=progress,
+                limit=limit,
+                retry_failed=retry_failed,
+                wait=wait,
+                on_wait=_waiting,
+            )
         _print_label(result)
+        _print_failures(result.to_dict(), config)
 
     @app.command("train")
     def train(config: Path = CONFIG, overrides: list[str] | None = Override) -> None:
@@ -192,6 +247,7 @@ def register(app: typer.Typer) -> None:
             f"in {result.seconds:.1f}s → {result.model_dir}"
             + (f"\nhuman labels by answer: {result.from_answers}" if result.from_answers else ""),
             highlight=False,
+            markup=False,
         )
         _console().print(_trust_line(result), highlight=False, markup=False)
 
@@ -250,29 +306,6 @@ def register(app: typer.Typer) -> None:
         if "png" not in paths:
             typer.echo("no plot: pip install matplotlib (the distil[plots] extra) for the PNG")
 
-    @app.command("import")
-    def import_(
-        config: Path = CONFIG,
-        answers: Path = typer.Argument(..., help="JSONL of human answers (id + labels)."),
-        annotator: str = typer.Option("human", help="Who gave these answers."),
-        overrides: list[str] | None = Override,
-    ) -> None:
-        """Import human answers (corrections) from JSONL until the annotation app exists."""
-
-        with _open(config, overrides) as project:
-            project.import_data()
-            result = project.import_answers(answers, annotator=annotator)
-        console = _console()
-        console.print(f"stored {result['stored']} answer(s) from {answers}", highlight=False)
-        for line in result["errors"] + result["invalid"]:
-            console.print(f"[yellow]skipped[/] {line}", highlight=False)
-        if result["unknown_ids"]:
-            console.print(
-                f"[yellow]skipped[/] {len(result['unknown_ids'])} answer(s) for ids not in the "
-                f"store, e.g. {result['unknown_ids'][:3]}",
-                highlight=False,
-            )
-
     @app.command("run")
     def run(
         config: Path = CONFIG,
@@ -283,10 +316,18 @@ def register(app: typer.Typer) -> None:
         with _open(config, overrides) as project, _progress() as progress:
             result = project.run(output, progress=progress)
         _print_label_dict(result["label"])
+        _print_failures(result["label"], config)
         t = result["train"]
         typer.echo(f"trained {t['source']} on {t['n_train']} examples in {t['seconds']:.1f}s")
         typer.echo(_trust_line(t))
         _print_report(result["report"], {k: Path(v) for k, v in result["paths"].items()})
+
+
+def _skipped(line: str) -> Any:
+    """``skipped`` in yellow, then the line as written (it holds paths and the user's ids)."""
+    from rich.text import Text
+
+    return Text.assemble(("skipped", "yellow"), " ", line)
 
 
 def _print_label_dict(r: dict[str, Any]) -> None:

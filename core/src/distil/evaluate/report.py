@@ -7,6 +7,7 @@ The plain-language findings are computed from the numbers, and say so when the s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -59,8 +60,13 @@ def build_report(
     comparisons: list[dict[str, Any]] | None = None,
     meta: dict[str, Any] | None = None,
     assumptions: dict[str, Any] | None = None,
+    baseline: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Assemble the JSON-able report.
+
+    ``baseline`` (:func:`~distil.evaluate.stage.majority_baseline`: ``name``, ``label``, ``from``,
+    ``scores``) is added as a top-level key when given; the tables show it as one more column
+    with its scores only (it costs nothing and answers instantly, so its utility cells are dashes).
 
     ``assumptions`` (the ``[evaluate]`` money settings the costs were computed with) is added as
     a top-level key when given. Each comparison is a :func:`~distil.evaluate.metrics.paired_bootstrap` result with ``a`` and
@@ -95,7 +101,24 @@ def build_report(
     }
     if assumptions is not None:
         report["assumptions"] = dict(assumptions)
+    if baseline is not None:
+        report["baseline"] = dict(baseline)
     return report
+
+
+def _columns(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The sources, then the baseline (when the report has one) as a column of scores only."""
+    baseline = report.get("baseline")
+    if not baseline:
+        return list(report["sources"])
+    column = {
+        "name": baseline.get("name", "majority baseline"),
+        "role": "baseline",
+        "scores": baseline.get("scores") or {},
+        "utility": {},
+        "extra": {},
+    }
+    return [*report["sources"], column]
 
 
 # -- formatting -----------------------------------------------------------------------------------
@@ -169,8 +192,9 @@ def summary_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     """The side-by-side table: a header (metric, then one column per source) and its rows.
 
     Span tasks get span-exact micro-F1 (first), macro-F1 and micro P/R, and no accuracy row.
+    The majority-class baseline, when the report has one, is the last column.
     """
-    sources = report["sources"]
+    sources = _columns(report)
     header = ["", *[s["name"] for s in sources]]
 
     def row(label: str, cell: Any) -> list[str]:
@@ -326,6 +350,9 @@ def findings(report: dict[str, Any]) -> list[str]:
                 parts.append(text)
             if parts:
                 out.append("; ".join(parts) + ".")
+    baseline = _baseline_finding(report)
+    if baseline:
+        out.append(baseline)
     for s in students:
         be = s["utility"].get("break_even")
         if be and be.get("saving_per_doc") is not None:
@@ -335,10 +362,7 @@ def findings(report: dict[str, Any]) -> list[str]:
                 f"{_money(be['training_cost'])}"
             )
             if be.get("break_even_docs") is not None:
-                out.append(
-                    f"At the assumed costs {s['name']} pays for itself after "
-                    f"{_docs(be['break_even_docs'])} documents ({fixed})."
-                )
+                out.append(_recovers(report, s, be, fixed))
             else:
                 out.append(
                     f"At the assumed costs {s['name']} never pays for itself: it saves nothing "
@@ -354,6 +378,64 @@ def findings(report: dict[str, Any]) -> list[str]:
         name = metric.replace("_f1", "-F1")
         out.append(f"best {name}: {best['name']} ({_num(best['scores'].get(metric))}).")
     return out
+
+
+def _recovers(
+    report: dict[str, Any], student: dict[str, Any], be: dict[str, Any], fixed: str
+) -> str:
+    """The break-even sentence. "Pays for itself" only when the paired test says the student is
+    not significantly worse than the teacher (the CI upper bound of student − teacher is ≥ 0):
+    a cheaper model that is worse saves money by giving worse answers, which pays for nothing.
+    """
+    docs = _docs(be["break_even_docs"])
+    teacher = be.get("teacher") or next(
+        (s["name"] for s in report["sources"] if s["role"] == "teacher"), None
+    )
+    comp = _comparison(report, student["name"], teacher) if teacher else None
+    if comp is None:
+        return (
+            f"At the assumed costs {student['name']} recovers its fixed cost after {docs} "
+            f"documents ({fixed}); with no paired test against the teacher, whether its answers "
+            "are as good is not known."
+        )
+    high = comp["ci"][1]
+    if high < 0:
+        metric = str(comp.get("metric", "score")).replace("_f1", "-F1")
+        return (
+            f"At the assumed costs {student['name']} recovers its fixed cost after {docs} "
+            f"documents ({fixed}), but it does not pay for itself: its {metric} is significantly "
+            f"below the teacher's (95% CI of the difference [{_signed(comp['ci'][0])}, "
+            f"{_signed(high)}])."
+        )
+    return (
+        f"At the assumed costs {student['name']} pays for itself after {docs} documents ({fixed})."
+    )
+
+
+def _baseline_finding(report: dict[str, Any]) -> str | None:
+    """What the majority-class baseline scores, and which sources do not beat it."""
+    baseline = report.get("baseline")
+    if not baseline:
+        return None
+    metric = headline_metric(report)
+    value = (baseline.get("scores") or {}).get(metric)
+    if value is None:
+        return None
+    name = metric.replace("_f1", "-F1")
+    accuracy = (baseline.get("scores") or {}).get("accuracy")
+    text = (
+        f"The majority baseline (always {baseline.get('label')!r}, the teacher's most frequent "
+        f"train label) scores {name} {_num(value)}"
+        + (f", accuracy {_num(accuracy)}" if accuracy is not None else "")
+    )
+    behind = [
+        s["name"]
+        for s in report["sources"]
+        if s["scores"].get(metric) is not None and s["scores"][metric] <= value
+    ]
+    if behind:
+        text += f"; {', '.join(behind)} {'does' if len(behind) == 1 else 'do'} no better"
+    return text + "."
 
 
 # -- renderers ------------------------------------------------------------------------------------
@@ -431,6 +513,11 @@ def write_report(report: dict[str, Any], outdir: str | Path) -> dict[str, Path]:
 
     The folder is created if needed. The HTML embeds its plots (matplotlib, the ``plots`` extra)
     and the learning curve when ``learning_curve.json`` is already in ``outdir``.
+
+    Every text is rendered before any file is touched, and each file is written to a temporary
+    file in the same folder and renamed over the old one (``os.replace``, atomic): an error or a
+    kill never leaves an empty or half-written report, and an error while rendering leaves the
+    previous report whole.
     """
     from .html import render_html
 
@@ -441,14 +528,36 @@ def write_report(report: dict[str, Any], outdir: str | Path) -> dict[str, Path]:
         "md": folder / "report.md",
         "html": folder / "report.html",
     }
-    paths["json"].write_text(
-        json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
-    paths["md"].write_text(render_markdown(report), encoding="utf-8")
     curve_path = folder / "learning_curve.json"
     curve = json.loads(curve_path.read_text(encoding="utf-8")) if curve_path.exists() else None
-    paths["html"].write_text(render_html(report, learning_curve=curve), encoding="utf-8")
+    texts = {
+        "json": json.dumps(report, indent=2, ensure_ascii=False) + "\n",
+        "md": render_markdown(report),
+        "html": render_html(report, learning_curve=curve),
+    }
+    for name, path in paths.items():
+        write_atomic(path, texts[name])
     return paths
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in its folder and an atomic rename."""
+    import os
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        # mkstemp makes the file private (0600): keep the old file's mode, or the usual 0644
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def rich_table(report: dict[str, Any]) -> Table:
@@ -458,7 +567,7 @@ def rich_table(report: dict[str, Any]) -> Table:
 
     header, rows = summary_rows(report)
     table = Table(title=f"{report['task'].get('kind', 'task')} on {report['gold']['name']}")
-    table.add_column(header[0], style="bold")
+    table.add_column(header[0], style="bold", no_wrap=True)
     for name in header[1:]:
         table.add_column(Text(name), justify="right")
     for r in rows:

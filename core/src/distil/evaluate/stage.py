@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..plugins import PluginHost, get_host
-from ..records import Example, Prediction
+from ..records import Categories, Example, Prediction
 from ..student import Student
 from ..tasks import Task
 from .calibration import calibration
@@ -68,15 +68,16 @@ def teacher_result(
     *,
     host: PluginHost | None = None,
     cpu_hour_cost: float = 0.05,
+    dataset: str = "gold",
 ) -> SourceResult:
-    """Scores and utility of a teacher whose gold predictions are in the store.
+    """Scores and utility of a teacher whose predictions on ``dataset`` are in the store.
 
     Speed is sequential-equivalent: total recorded latency of the answers (cache hits keep the
     latency of the original call), so re-running from the cache does not flatter the teacher;
     p50/p95 latency are over the answers' recorded latencies. Cost is the ledger's (the price
     table) when any answer had a price, else the recorded seconds at ``cpu_hour_cost``.
     """
-    preds = store.predictions(source, [ex.id for ex in gold])
+    preds = store.predictions(source, [ex.id for ex in gold], dataset=dataset)
     scores, extra = score_source(task, gold, preds, host=host)
     answered = list(preds.values())
     latencies = [p.usage.latency_s for p in answered]
@@ -118,8 +119,11 @@ def student_result(
     host: PluginHost | None = None,
     cpu_hour_cost: float = 0.05,
     latency_sample: int = 50,
+    dataset: str = "gold",
 ) -> SourceResult:
     """Predict the gold set with a trained student (timed), store and score the predictions.
+
+    The predictions are stored as the student's answers on ``dataset`` (the gold set's name).
 
     Throughput comes from predicting in batches of ``batch_size``; p50/p95 latency from predicting
     the first ``latency_sample`` documents one at a time; peak memory from one more (traced)
@@ -137,7 +141,7 @@ def student_result(
         Prediction(example_id=ex.id, source=source, output=o.output, confidence=o.confidence)
         for ex, o in zip(gold, outputs, strict=True)
     ]
-    store.add_predictions(preds)
+    store.add_predictions(preds, dataset)
     scores, extra = score_source(task, gold, {p.example_id: p for p in preds}, host=host)
     utility = Utility.from_timings(
         docs=len(gold),
@@ -158,3 +162,59 @@ def student_result(
         utility=utility.to_dict(),
         extra=extra,
     )
+
+
+#: The name of the majority-class baseline's column in the report.
+BASELINE_NAME = "majority baseline"
+
+
+def majority_label(
+    store: Store, task: Task, teacher_source: str, dataset: str = "train"
+) -> tuple[str, int] | None:
+    """The teacher's most frequent label on ``dataset`` and how many labels it counted, or None.
+
+    Exclusive ``textcat`` only (one label per answer is what "the majority class" means). The
+    teacher's *train* labels, never gold's: the teacher labels the gold set too, and a baseline
+    that peeked at gold would flatter itself. Ties go to the label that sorts first.
+    """
+    if task.kind != "textcat" or getattr(task, "multilabel", False):
+        return None
+    ids = [ex.id for ex in store.examples(dataset)]
+    counts: dict[str, int] = {}
+    for pred in store.predictions(teacher_source, ids, dataset=dataset).values():
+        if pred.ok and isinstance(pred.output, Categories) and len(pred.output.labels) == 1:
+            label = pred.output.labels[0]
+            counts[label] = counts.get(label, 0) + 1
+    if not counts:
+        return None
+    label = max(sorted(counts), key=counts.__getitem__)
+    return label, sum(counts.values())
+
+
+def majority_baseline(
+    store: Store, task: Task, gold: list[Example], teacher_source: str
+) -> dict[str, Any] | None:
+    """The report's baseline: the teacher's most frequent train label answered for every gold
+    row, scored like a source (None when :func:`majority_label` has none).
+
+    What a student must beat before it has learned anything from the text: on a skewed data
+    set, answering the common label everywhere is right most of the time.
+    """
+    found = majority_label(store, task, teacher_source)
+    if found is None:
+        return None
+    label, n = found
+    golds = []
+    for ex in gold:
+        ref = task.reference(ex)
+        if ref is None:
+            raise ValueError(f"gold example '{ex.id}' has no reference answer")
+        golds.append(ref)
+    outputs: list[Any] = [Categories(labels=[label]) for _ in gold]
+    return {
+        "name": BASELINE_NAME,
+        "role": "baseline",
+        "label": label,
+        "from": {"source": teacher_source, "dataset": "train", "labels": n},
+        "scores": task.score(golds, outputs),
+    }

@@ -98,7 +98,7 @@ def merge_extract_labels(
     from ..train import TrainingData
 
     plan: Plan = getattr(task, "plan")  # noqa: B009  (an ExtractTask)
-    teacher = store.predictions(teacher_source) if teacher_source else {}
+    teacher = store.predictions(teacher_source, dataset=dataset) if teacher_source else {}
     whole, per = resolve_subtask_answers(store.annotations())
     data = TrainingData(pairs=[])
     dropped: dict[str, int] = {}

@@ -25,7 +25,7 @@ _FIELD = re.compile(r"(?:^|; )([\w.]+): ")
 def audit_records(store: Store, plan: Plan, source: str, dataset: str = "train") -> dict[str, Any]:
     """Counts of ``source``'s records on ``dataset`` (see the module docstring)."""
     examples = store.examples(dataset)
-    preds = store.predictions(source, [ex.id for ex in examples])
+    preds = store.predictions(source, [ex.id for ex in examples], dataset=dataset)
     invalid: list[dict[str, str]] = []
     failing_fields: Counter[str] = Counter()
     dropped: Counter[str] = Counter()

@@ -41,6 +41,9 @@ _RAW_PREVIEW_BYTES = 2_000
 _CHUNK = 1 << 16
 # Strings (which may hold brackets) or a bracket: the tokens that decide nesting depth.
 _DEPTH_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+# A \uD800-\uDFFF escape: valid JSON, but alone it is no Unicode character (UTF-8 cannot hold it).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -159,11 +162,37 @@ def _scan(
                 except RecursionError:  # pragma: no cover - the depth scan should prevent this
                     reason = f"JSON nested deeper than {max_depth} levels"
                 else:
-                    if isinstance(row, dict):
+                    if _SURROGATE_ESCAPE.search(content):
+                        reason = _lone_surrogate(row)
+                    if reason is None and isinstance(row, dict):
                         yield line_no, text, row
                         continue
-                    reason = f"expected a JSON object, got {type(row).__name__}"
+                    reason = reason or f"expected a JSON object, got {type(row).__name__}"
             yield line_no, text, LineError(path, line_no, reason, text)
+
+
+def _lone_surrogate(value: Any) -> str | None:
+    """Why a decoded row cannot be stored, when one of its strings holds a lone surrogate.
+
+    ``json.loads`` accepts ``"\\ud800"``, but such a string cannot be encoded as UTF-8, so the
+    store (and every JSONL writer) would fail on it later, far from the file and line.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            match = _SURROGATE.search(item)
+            if match is not None:
+                return (
+                    f"lone UTF-16 surrogate \\u{ord(match.group()):04x} in a string "
+                    "(not a Unicode character; the text cannot be stored as UTF-8)"
+                )
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
 
 
 def iter_jsonl_dicts(

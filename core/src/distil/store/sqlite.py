@@ -9,6 +9,9 @@ What callers may rely on:
   stored (labels, spans, scores, usage and meta round-trip exactly through JSON).
 * A :class:`Store` may be created in one thread and used from another, one thread at a time; a
   lock serialises its operations. Several processes may open the same file (SQLite locks it).
+* Example ids are unique within a data set; predictions are keyed by ``(source, data set,
+  example id)``, so a gold row and a train row with the same id never share an answer (see the
+  comment above :meth:`Store.add_predictions` for calls that do not name the data set).
 * The schema version is ``PRAGMA user_version``; opening an older file migrates it, opening a file
   written by a newer distil is a :class:`~distil.errors.DataError`.
 
@@ -29,7 +32,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ..errors import DataError
+from ..errors import DataError, StoreError
 from ..records import Annotation, Example, Prediction
 
 __all__ = ["SCHEMA_VERSION", "BatchJob", "Store"]
@@ -51,6 +54,8 @@ class BatchJob:
     run_id: str | None = None
     created_at: float = 0.0
     finished_at: float | None = None
+    #: The data set whose label run submitted it (None: a job stored before schema version 3).
+    dataset: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -126,6 +131,64 @@ _MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE INDEX batch_jobs_source ON batch_jobs (source, status)",
     ],
+    [
+        # Predictions keyed by (source, dataset, example_id): a train row and a gold row with
+        # the same id never share an answer. An old row goes to the one data set that holds its
+        # id (train when none does); a row whose id several data sets hold is dropped, since it
+        # cannot be told which text it answered: it is asked again (the LLM cache, keyed by the
+        # prompt, answers a re-ask for free), so a cached answer may be lost, a score never wrong.
+        """CREATE TABLE predictions_v3 (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            source TEXT NOT NULL,
+            dataset TEXT NOT NULL,
+            example_id TEXT NOT NULL,
+            output TEXT,
+            confidence REAL,
+            usage TEXT NOT NULL,
+            error TEXT,
+            raw TEXT,
+            run_id TEXT,
+            created_at REAL NOT NULL,
+            UNIQUE (source, dataset, example_id)
+        )""",
+        """INSERT INTO predictions_v3 (seq, source, dataset, example_id, output, confidence,
+            usage, error, raw, run_id, created_at)
+        SELECT p.seq, p.source,
+            COALESCE((SELECT MIN(e.dataset) FROM examples e WHERE e.id = p.example_id), 'train'),
+            p.example_id, p.output, p.confidence, p.usage, p.error, p.raw, p.run_id, p.created_at
+        FROM predictions p
+        WHERE (SELECT COUNT(DISTINCT e.dataset) FROM examples e WHERE e.id = p.example_id) <= 1""",
+        "DROP TABLE predictions",
+        "ALTER TABLE predictions_v3 RENAME TO predictions",
+        "CREATE INDEX predictions_example ON predictions (example_id)",
+        # A batch job belongs to the label run of one data set (NULL: submitted before v3).
+        "ALTER TABLE batch_jobs ADD COLUMN dataset TEXT",
+    ],
+    [
+        # Who runs a run (pid, host, process start token) so that a run whose process was
+        # killed is shown as interrupted, not running forever; and why a failed run failed.
+        "ALTER TABLE runs ADD COLUMN pid INTEGER",
+        "ALTER TABLE runs ADD COLUMN host TEXT",
+        "ALTER TABLE runs ADD COLUMN process TEXT",
+        "ALTER TABLE runs ADD COLUMN error TEXT",
+    ],
+    [
+        # The data file each data set was last imported from (Project.import_data): its content
+        # hash, with size and mtime as a fast path, and the read options, so a changed file or
+        # changed [data] settings re-import the data set.
+        """CREATE TABLE data_files (
+            dataset TEXT PRIMARY KEY,
+            path TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            options TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            errors INTEGER NOT NULL,
+            quarantine TEXT,
+            imported_at REAL NOT NULL
+        )""",
+    ],
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 # SQLite limits the number of bound parameters per statement; id lists are queried in chunks.
@@ -150,10 +213,17 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path) if str(path) != ":memory:" else None
+        if self.path is not None and self.path.is_dir():
+            raise StoreError(
+                f"{self.path}: is a folder, not a distil store; set [project] store to a file "
+                "path such as distil.db"
+            )
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         target = str(self.path) if self.path is not None else ":memory:"
         self._lock = threading.RLock()
+        #: Runs this Store started and has not finished (see :attr:`open_runs`).
+        self._open_runs: list[str] = []
         # isolation_level=None: no implicit transactions; each write opens and commits its own.
         self._conn = sqlite3.connect(
             target, timeout=30.0, check_same_thread=False, isolation_level=None
@@ -165,7 +235,7 @@ class Store:
             self._migrate()
         except sqlite3.DatabaseError as exc:
             self._conn.close()
-            raise DataError(f"{target}: not a usable distil store ({exc})") from exc
+            raise StoreError(f"{target}: not a usable distil store ({exc})") from exc
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -191,14 +261,28 @@ class Store:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
-            except BaseException:
+            except BaseException as exc:
                 conn.execute("ROLLBACK")
+                if type(exc) is sqlite3.DatabaseError:
+                    raise self._damaged(exc) from exc
                 raise
             conn.execute("COMMIT")
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
-            return self._conn.execute(sql, params).fetchall()
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as exc:
+                if type(exc) is sqlite3.DatabaseError:
+                    raise self._damaged(exc) from exc
+                raise
+
+    def _damaged(self, exc: sqlite3.DatabaseError) -> StoreError:
+        """SQLite's bare DatabaseError is a corrupted file ("database disk image is malformed")."""
+        return StoreError(
+            f"{self.path}: the distil store is damaged ({exc}); restore it from a backup, or "
+            "move it away to start a new store"
+        )
 
     @property
     def schema_version(self) -> int:
@@ -282,17 +366,54 @@ class Store:
             return self._count(self._conn, dataset)
 
     # -- predictions ---------------------------------------------------------------------------
+    #
+    # A prediction is keyed by (source, dataset, example id): ids are unique within a data set
+    # only, and a gold file numbering its rows 1..N like the train file must never get the
+    # teacher's train answers. The data set is the caller's to name (it knows which examples it
+    # labelled); the Prediction record does not carry it, because a teacher or a student answers
+    # a text and never knows which file it came from, and plugins keep working unchanged.
+    # Without ``dataset`` a write files each prediction under the one data set of the store that
+    # holds its id (train when none does) and refuses an id several data sets hold; a read gives
+    # every data set and refuses an id answered in several. Both refusals are DataErrors: a
+    # caller that does not say which data set it means is told so instead of getting a guess.
 
-    def add_predictions(self, preds: Iterable[Prediction]) -> int:
-        """Store predictions in one transaction; return how many were given.
+    def _datasets_of(self, ids: Sequence[str]) -> dict[str, list[str]]:
+        """example id → the data sets holding it (ids no data set holds are absent)."""
+        found: dict[str, list[str]] = {}
+        for chunk in _chunks(list(dict.fromkeys(ids))):
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT id, dataset FROM examples WHERE id IN ({marks}) ORDER BY seq"
+            for id_, dataset in self._read(sql, list(chunk)):
+                found.setdefault(id_, []).append(dataset)
+        return found
 
-        A prediction replaces any earlier one of the same ``(source, example_id)``; ``created_at``
-        records when it was stored.
+    def _infer_datasets(self, preds: Sequence[Prediction]) -> list[str]:
+        """The data set of each prediction written without one (see the comment above)."""
+        holders = self._datasets_of([p.example_id for p in preds])
+        ambiguous = sorted({p.example_id for p in preds if len(holders.get(p.example_id, [])) > 1})
+        if ambiguous:
+            first = ambiguous[0]
+            raise DataError(
+                f"prediction for example id '{first}' is ambiguous: data sets "
+                f"{', '.join(repr(d) for d in holders[first])} all hold that id "
+                f"({len(ambiguous)} such id(s)); pass add_predictions(..., dataset=NAME)"
+            )
+        return [holders.get(p.example_id, ["train"])[0] for p in preds]
+
+    def add_predictions(self, preds: Iterable[Prediction], dataset: str | None = None) -> int:
+        """Store predictions of ``dataset`` in one transaction; return how many were given.
+
+        A prediction replaces any earlier one of the same ``(source, dataset, example_id)``;
+        ``created_at`` records when it was stored. Without ``dataset`` each is filed under the
+        data set holding its id (an id several data sets hold is a :class:`DataError`).
         """
+        items = list(preds)
+        names = [dataset] * len(items) if dataset is not None else self._infer_datasets(items)
         now = time.time()
         rows = [
             (
                 p.source,
+                name,
                 p.example_id,
                 p.output.model_dump_json() if p.output is not None else None,
                 p.confidence,
@@ -302,13 +423,13 @@ class Store:
                 p.run_id,
                 now,
             )
-            for p in preds
+            for p, name in zip(items, names, strict=True)
         ]
         with self._write() as conn:
             conn.executemany(
-                "INSERT INTO predictions (source, example_id, output, confidence, usage, error,"
-                " raw, run_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (source, example_id) DO UPDATE SET output = excluded.output,"
+                "INSERT INTO predictions (source, dataset, example_id, output, confidence, usage,"
+                " error, raw, run_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (source, dataset, example_id) DO UPDATE SET output = excluded.output,"
                 " confidence = excluded.confidence, usage = excluded.usage,"
                 " error = excluded.error, raw = excluded.raw, run_id = excluded.run_id,"
                 " created_at = excluded.created_at",
@@ -331,41 +452,84 @@ class Store:
             }
         )
 
+    @staticmethod
+    def _scope(source: str, dataset: str | None) -> tuple[str, list[Any]]:
+        if dataset is None:
+            return "source = ?", [source]
+        return "source = ? AND dataset = ?", [source, dataset]
+
     def predictions(
-        self, source: str, example_ids: Sequence[str] | None = None
+        self,
+        source: str,
+        example_ids: Sequence[str] | None = None,
+        *,
+        dataset: str | None = None,
     ) -> dict[str, Prediction]:
-        """example id → the stored prediction of ``source`` (only ids that have one)."""
-        sql = "SELECT * FROM predictions WHERE source = ?"
+        """example id → the stored prediction of ``source`` on ``dataset`` (ids that have one).
+
+        Without ``dataset``: every data set's, and an id answered in several is a
+        :class:`DataError` (which of its texts was meant cannot be told).
+        """
+        where, params = self._scope(source, dataset)
+        sql = f"SELECT * FROM predictions WHERE {where}"
         if example_ids is None:
-            rows = self._read(sql + " ORDER BY seq", (source,))
+            rows = self._read(sql + " ORDER BY seq", params)
         else:
             rows = []
             for chunk in _chunks(list(dict.fromkeys(example_ids))):
                 marks = ",".join("?" * len(chunk))
-                rows += self._read(sql + f" AND example_id IN ({marks})", [source, *chunk])
+                rows += self._read(sql + f" AND example_id IN ({marks})", [*params, *chunk])
             rows.sort(key=lambda row: row["seq"])
-        return {row["example_id"]: self._prediction(row) for row in rows}
+        found: dict[str, Prediction] = {}
+        for row in rows:
+            if row["example_id"] in found:
+                raise DataError(
+                    f"'{source}' has predictions for example id '{row['example_id']}' in more "
+                    "than one data set; pass predictions(..., dataset=NAME)"
+                )
+            found[row["example_id"]] = self._prediction(row)
+        return found
 
-    def answered_ids(self, source: str, *, ok_only: bool = False) -> set[str]:
-        """Ids of the examples ``source`` has a stored prediction for.
+    def answered_ids(
+        self, source: str, *, dataset: str | None = None, ok_only: bool = False
+    ) -> set[str]:
+        """Ids of the examples of ``dataset`` (any data set when None) ``source`` answered.
 
         Failed predictions (``error`` set or no output) count unless ``ok_only`` is true, which a
         resumed run uses to re-ask only what failed.
         """
-        sql = "SELECT example_id FROM predictions WHERE source = ?"
+        where, params = self._scope(source, dataset)
+        sql = f"SELECT example_id FROM predictions WHERE {where}"
         if ok_only:
             sql += " AND error IS NULL AND output IS NOT NULL"
-        return {row[0] for row in self._read(sql, (source,))}
+        return {row[0] for row in self._read(sql, params)}
 
     def sources(self) -> list[str]:
         """Every source with at least one stored prediction, sorted."""
         return [row[0] for row in self._read("SELECT DISTINCT source FROM predictions ORDER BY 1")]
 
-    def delete_predictions(self, source: str) -> int:
-        """Delete every prediction of ``source``; return how many there were."""
+    def delete_predictions(self, source: str, dataset: str | None = None) -> int:
+        """Delete the predictions of ``source`` (on ``dataset`` only, when given); return how many."""
+        where, params = self._scope(source, dataset)
         with self._write() as conn:
-            cursor = conn.execute("DELETE FROM predictions WHERE source = ?", (source,))
+            cursor = conn.execute(f"DELETE FROM predictions WHERE {where}", params)
             return cursor.rowcount
+
+    def delete_failed_predictions(
+        self, source: str, dataset: str, example_ids: Sequence[str]
+    ) -> int:
+        """Delete the failed predictions (``error`` set or no output) of ``source`` on these
+        examples of ``dataset``; answers that succeeded are never touched. Return how many."""
+        deleted = 0
+        with self._write() as conn:
+            for chunk in _chunks(list(dict.fromkeys(example_ids))):
+                marks = ",".join("?" * len(chunk))
+                deleted += conn.execute(
+                    "DELETE FROM predictions WHERE source = ? AND dataset = ?"
+                    f" AND example_id IN ({marks}) AND (error IS NOT NULL OR output IS NULL)",
+                    [source, dataset, *chunk],
+                ).rowcount
+        return deleted
 
     # -- annotations ---------------------------------------------------------------------------
 
@@ -482,18 +646,43 @@ class Store:
         with self._write() as conn:
             return conn.execute("DELETE FROM cache").rowcount
 
+    def cache_delete(self, keys: Iterable[str]) -> int:
+        """Delete the entries of these keys (missing ones are ignored); return how many were."""
+        with self._write() as conn:
+            return sum(
+                conn.execute("DELETE FROM cache WHERE key = ?", (key,)).rowcount for key in keys
+            )
+
     # -- runs ----------------------------------------------------------------------------------
 
+    #: The statuses a run ends with: ``finished``; ``interrupted`` (Ctrl-C, SIGTERM, or its
+    #: process vanished); ``failed`` (an error, whose message is the run's ``error``); ``budget``
+    #: (stopped before exceeding the label budget).
+    RUN_STATUSES = ("running", "finished", "interrupted", "failed", "budget")
+
     def start_run(self, kind: str, config: dict[str, Any] | None = None) -> str:
-        """Record a new run with status ``"running"`` and return its id (12 hex characters)."""
+        """Record a new run with status ``"running"`` and return its id (12 hex characters).
+
+        The run records this process (pid, host, start token): if the process dies without
+        finishing it, listing the runs shows it ``interrupted`` (see :meth:`runs`).
+        """
+        from ..locking import this_process
+
         run_id = uuid.uuid4().hex[:12]
+        pid, host, process = this_process()
         with self._write() as conn:
             conn.execute(
-                "INSERT INTO runs (id, kind, status, config, stats, started_at)"
-                " VALUES (?, ?, 'running', ?, '{}', ?)",
-                (run_id, kind, _dumps(config or {}), time.time()),
+                "INSERT INTO runs (id, kind, status, config, stats, started_at, pid, host, process)"
+                " VALUES (?, ?, 'running', ?, '{}', ?, ?, ?, ?)",
+                (run_id, kind, _dumps(config or {}), time.time(), pid, host, process),
             )
+        self._open_runs.append(run_id)
         return run_id
+
+    @property
+    def open_runs(self) -> list[str]:
+        """Ids of the runs this Store started and has not finished yet, oldest first."""
+        return list(self._open_runs)
 
     def _merge_stats(
         self, conn: sqlite3.Connection, run_id: str, stats: dict[str, Any] | None
@@ -511,15 +700,47 @@ class Store:
             conn.execute("UPDATE runs SET stats = ? WHERE id = ?", (merged, run_id))
 
     def finish_run(
-        self, run_id: str, status: str = "finished", stats: dict[str, Any] | None = None
+        self,
+        run_id: str,
+        status: str = "finished",
+        stats: dict[str, Any] | None = None,
+        error: str | None = None,
     ) -> None:
-        """Set the run's final status and ``finished_at``, merging ``stats`` like update_run."""
+        """Set the run's final status and ``finished_at``, merging ``stats`` like update_run.
+
+        ``error`` says why a run failed or stopped (shown by ``distil runs``).
+        """
         with self._write() as conn:
             merged = self._merge_stats(conn, run_id, stats)
             conn.execute(
-                "UPDATE runs SET status = ?, stats = ?, finished_at = ? WHERE id = ?",
-                (status, merged, time.time(), run_id),
+                "UPDATE runs SET status = ?, stats = ?, finished_at = ?, error = ? WHERE id = ?",
+                (status, merged, time.time(), error, run_id),
             )
+        if run_id in self._open_runs:
+            self._open_runs.remove(run_id)
+
+    def _end_vanished_runs(self) -> None:
+        """Mark ``interrupted`` the running runs whose process has ended (killed, crashed).
+
+        They end when their last prediction was stored (when they started, if none was).
+        """
+        from ..locking import process_gone
+
+        rows = self._read("SELECT id, pid, host, process FROM runs WHERE status = 'running'")
+        gone = [
+            row["id"]
+            for row in rows
+            if row["id"] not in self._open_runs
+            and process_gone(row["pid"], row["host"], row["process"])
+        ]
+        for run_id in gone:
+            with self._write() as conn:
+                conn.execute(
+                    "UPDATE runs SET status = 'interrupted', error = ?, finished_at = COALESCE("
+                    "(SELECT MAX(created_at) FROM predictions WHERE run_id = runs.id), started_at)"
+                    " WHERE id = ? AND status = 'running'",
+                    ("its process ended before the run finished (killed?)", run_id),
+                )
 
     @staticmethod
     def _run(row: sqlite3.Row) -> dict[str, Any]:
@@ -531,20 +752,36 @@ class Store:
             "stats": json.loads(row["stats"]),
             "started_at": row["started_at"],
             "finished_at": row["finished_at"],
+            "pid": row["pid"],
+            "host": row["host"],
+            "error": row["error"],
         }
 
     def get_run(self, run_id: str) -> dict[str, Any] | None:
-        """The run as a dict (id, kind, status, config, stats, started_at, finished_at), or None."""
+        """The run as a dict (id, kind, status, config, stats, started_at, finished_at, pid,
+        host, error), or None. A ``running`` run whose process has ended reads ``interrupted``.
+        """
+        self._end_vanished_runs()
         rows = self._read("SELECT * FROM runs WHERE id = ?", (run_id,))
         return self._run(rows[0]) if rows else None
 
     def runs(self, kind: str | None = None) -> list[dict[str, Any]]:
         """Every run (of ``kind`` when given), newest first, as :meth:`get_run` gives them."""
+        self._end_vanished_runs()
         if kind is None:
             rows = self._read("SELECT * FROM runs ORDER BY seq DESC")
         else:
             rows = self._read("SELECT * FROM runs WHERE kind = ? ORDER BY seq DESC", (kind,))
         return [self._run(row) for row in rows]
+
+    def predictions_by_run(self) -> dict[str, tuple[int, int]]:
+        """run id → ``(predictions stored, of which failures)``: what a run wrote, even one
+        killed before it could write its stats."""
+        sql = (
+            "SELECT run_id, COUNT(*), SUM(error IS NOT NULL OR output IS NULL) FROM predictions"
+            " WHERE run_id IS NOT NULL GROUP BY run_id"
+        )
+        return {row[0]: (int(row[1]), int(row[2] or 0)) for row in self._read(sql)}
 
     # -- provider batch jobs -------------------------------------------------------------------
 
@@ -555,16 +792,22 @@ class Store:
         source: str,
         requests: dict[str, str],
         run_id: str | None = None,
+        dataset: str | None = None,
     ) -> BatchJob:
-        """Record a submitted job (status ``"submitted"``) with its custom id → example id map."""
+        """Record a submitted job (status ``"submitted"``) with its custom id → example id map.
+
+        ``dataset`` names the data set whose examples the requests ask about.
+        """
         now = time.time()
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO batch_jobs (provider, job_id, source, status, requests, run_id,"
-                " created_at) VALUES (?, ?, ?, 'submitted', ?, ?, ?)",
-                (provider, job_id, source, _dumps(requests), run_id, now),
+                " created_at, dataset) VALUES (?, ?, ?, 'submitted', ?, ?, ?, ?)",
+                (provider, job_id, source, _dumps(requests), run_id, now, dataset),
             )
-        return BatchJob(provider, job_id, source, "submitted", dict(requests), run_id, now)
+        return BatchJob(
+            provider, job_id, source, "submitted", dict(requests), run_id, now, dataset=dataset
+        )
 
     def finish_batch_job(self, provider: str, job_id: str, status: str) -> None:
         """Set a job's final status (``done``, ``failed``, ``expired``, ``cancelled``)."""
@@ -574,13 +817,22 @@ class Store:
                 (status, time.time(), provider, job_id),
             )
 
-    def batch_jobs(self, source: str | None = None, *, unfinished: bool = False) -> list[BatchJob]:
-        """Stored jobs (of ``source`` when given; only ``"submitted"`` ones if ``unfinished``)."""
+    def batch_jobs(
+        self, source: str | None = None, *, unfinished: bool = False, dataset: str | None = None
+    ) -> list[BatchJob]:
+        """Stored jobs (of ``source`` when given; only ``"submitted"`` ones if ``unfinished``).
+
+        With ``dataset``: that data set's jobs, and jobs stored before schema version 3 (they do
+        not say; their answers are matched to the data set's examples by id).
+        """
         sql = "SELECT * FROM batch_jobs"
         clauses, params = [], []
         if source is not None:
             clauses.append("source = ?")
             params.append(source)
+        if dataset is not None:
+            clauses.append("(dataset = ? OR dataset IS NULL)")
+            params.append(dataset)
         if unfinished:
             clauses.append("status = 'submitted'")
         if clauses:
@@ -595,6 +847,62 @@ class Store:
                 run_id=row["run_id"],
                 created_at=row["created_at"],
                 finished_at=row["finished_at"],
+                dataset=row["dataset"],
             )
             for row in self._read(sql + " ORDER BY seq", params)
         ]
+
+    # -- data files ----------------------------------------------------------------------------
+
+    def data_file(self, dataset: str) -> dict[str, Any] | None:
+        """What ``dataset`` was last imported from (:meth:`import_file`), as a dict, or None."""
+        rows = self._read("SELECT * FROM data_files WHERE dataset = ?", (dataset,))
+        if not rows:
+            return None
+        record = dict(rows[0])
+        record["options"] = json.loads(record["options"])
+        return record
+
+    def import_file(
+        self, dataset: str, examples: Sequence[Example], source: dict[str, Any]
+    ) -> tuple[int, int]:
+        """Make ``dataset`` exactly ``examples`` (in this order) and record where they came from.
+
+        ``source`` holds the :meth:`data_file` fields but ``dataset`` and ``imported_at``. One
+        transaction: a reader sees the old data set or the new one. Predictions and annotations
+        are keyed by example id and are not touched, so an id that stays keeps them. Returns
+        ``(added, removed)``: ids new to the data set, and ids no longer in it.
+        """
+        new_ids = {ex.id for ex in examples}
+        rows = [(dataset, ex.id, ex.model_dump_json()) for ex in examples]
+        with self._write() as conn:
+            old = conn.execute("SELECT id FROM examples WHERE dataset = ?", (dataset,))
+            old_ids = {row[0] for row in old.fetchall()}
+            conn.execute("DELETE FROM examples WHERE dataset = ?", (dataset,))
+            conn.executemany("INSERT INTO examples (dataset, id, data) VALUES (?, ?, ?)", rows)
+            conn.execute(
+                "INSERT OR REPLACE INTO data_files (dataset, path, sha256, size, mtime_ns,"
+                " options, n, errors, quarantine, imported_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    dataset,
+                    source["path"],
+                    source["sha256"],
+                    source["size"],
+                    source["mtime_ns"],
+                    _dumps(source["options"]),
+                    source["n"],
+                    source["errors"],
+                    source.get("quarantine"),
+                    time.time(),
+                ),
+            )
+        return len(new_ids - old_ids), len(old_ids - new_ids)
+
+    def touch_data_file(self, dataset: str, size: int, mtime_ns: int) -> None:
+        """Record a new size/mtime for a data file whose content hash did not change."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE data_files SET size = ?, mtime_ns = ? WHERE dataset = ?",
+                (size, mtime_ns, dataset),
+            )

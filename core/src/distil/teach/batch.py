@@ -48,6 +48,7 @@ class BatchRunner:
         job_size: int = 1000,
         poll_interval: float = 30.0,
         run_id: str | None = None,
+        dataset: str | None = None,
     ) -> None:
         if not teacher.provider.supports_batch:
             raise ProviderError(f"{teacher.provider.describe()} has no batch API")
@@ -59,6 +60,8 @@ class BatchRunner:
         self.job_size = job_size
         self.poll_interval = poll_interval
         self.run_id = run_id
+        #: The data set being labelled: its jobs only are collected, its examples looked up.
+        self.dataset = dataset
         self.source = teacher.source(task)
         self._reserved: dict[str, float] = {}
 
@@ -90,7 +93,7 @@ class BatchRunner:
     async def run(self, examples: Sequence[Example], on_results: OnResults) -> None:
         """Label ``examples`` (the pending ones); deliver predictions job by job."""
         ledger = self.execution.new_ledger()
-        stored = self.store.batch_jobs(self.source, unfinished=True)
+        stored = self.store.batch_jobs(self.source, unfinished=True, dataset=self.dataset)
         stored = [job for job in stored if job.provider == self.provider.describe()]
         covered = {eid for job in stored for eid in job.requests.values()}
         jobs: list[BatchJob] = []
@@ -125,7 +128,7 @@ class BatchRunner:
             raise stop
 
     def _reserve(self, job: BatchJob) -> None:
-        examples = self.store.get_examples(list(job.requests.values()))
+        examples = self.store.get_examples(list(job.requests.values()), dataset=self.dataset)
         amount = self._estimate(list(examples.values()))
         self._reserved[job.job_id] = amount
         self.execution.reserve(amount)
@@ -144,6 +147,7 @@ class BatchRunner:
             self.source,
             {cid: ex.id for cid, ex in custom.items()},
             run_id=self.run_id,
+            dataset=self.dataset,
         )
         self._reserved[job_id] = estimate
         self.execution.reserve(estimate)
@@ -170,7 +174,7 @@ class BatchRunner:
                 await asyncio.sleep(self.poll_interval)
 
     async def _results(self, job: BatchJob, status: str) -> list[Prediction]:
-        examples = self.store.get_examples(list(job.requests.values()))
+        examples = self.store.get_examples(list(job.requests.values()), dataset=self.dataset)
         if status != "done":
             reason = (
                 f"batch job {job.job_id} ended as '{status}'"

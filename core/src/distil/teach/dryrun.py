@@ -72,7 +72,7 @@ def plan_label(
     """Estimate a label run of ``dataset``; render the prompts of the first ``n`` pending ones."""
     examples = store.examples(dataset, limit=limit)
     source = teacher.source(task)
-    done = store.answered_ids(source)
+    done = store.answered_ids(source, dataset=dataset)
     pending = [ex for ex in examples if ex.id not in done]
     if not isinstance(teacher, PromptTeacher):
         return LabelPlan(

@@ -8,18 +8,24 @@ stops it with every earlier answer stored, and the run's stats (with the ledger)
 
 ``mode="batch"`` sends the pending examples as provider batch jobs (:mod:`.batch`); a restarted
 run collects the jobs it stored instead of submitting them again.
+
+A stored failure stays until it is retried on purpose (``distil label --retry-failed``):
+:func:`forget_failures` deletes the failed predictions, and the LLM cache entries whose answers
+fail to parse along the way a retry would read them (the first answer, then each re-ask), so the
+retry asks the provider again instead of re-serving the cached garbage; an entry that parses now
+(a fixed parser) is kept and answers the retry for free.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BudgetExceeded
-from ..records import Prediction, Usage
+from .._async import run_sync
+from ..errors import BudgetExceeded, ParseError
+from ..records import Example, Prediction, Usage
 from ..tasks import Task
 from .ledger import Ledger
 from .pricing import format_cost
@@ -44,6 +50,10 @@ class LabelResult:
     seconds: float
     usage: dict[str, Any] = field(default_factory=dict)
     ledger: dict[str, Any] = field(default_factory=dict)
+    #: Stored failures that were deleted and asked again in this run (``--retry-failed``).
+    retried: int = 0
+    #: Failed answers of this source stored on the labelled examples once the run ended.
+    failed_total: int = 0
 
     @property
     def failure_rate(self) -> float:
@@ -89,7 +99,7 @@ def label_dataset(
         teacher.cache = store
     examples = store.examples(dataset, limit=limit)
     source = teacher.source(task)
-    done = store.answered_ids(source)
+    done = store.answered_ids(source, dataset=dataset)
     pending = [ex for ex in examples if ex.id not in done]
     counts = {"labelled": 0, "failures": 0, "cached": 0}
     usage = Usage(attempts=0, cached=True)
@@ -98,7 +108,7 @@ def label_dataset(
         nonlocal usage
         if run_id is not None:
             preds = [p.model_copy(update={"run_id": run_id}) for p in preds]
-        store.add_predictions(preds)  # committed before progress is reported
+        store.add_predictions(preds, dataset)  # committed before progress is reported
         counts["labelled"] += len(preds)
         counts["failures"] += sum(1 for p in preds if not p.ok)
         counts["cached"] += sum(1 for p in preds if p.usage.cached)
@@ -140,10 +150,11 @@ def label_dataset(
                 job_size=batch_size_jobs,
                 poll_interval=poll_interval,
                 run_id=run_id,
+                dataset=dataset,
             )
-            asyncio.run(runner.run(pending, write))
+            run_sync(runner.run(pending, write))
         elif pending:
-            asyncio.run(teacher.alabel(task, pending, on_results=write))
+            run_sync(teacher.alabel(task, pending, on_results=write))
     except BudgetExceeded as exc:
         partial = result()
         if run_id is not None:
@@ -160,3 +171,51 @@ def label_dataset(
             store.update_run(run_id, result().to_dict())
         raise
     return result()
+
+
+def failed_cache_keys(task: Task, teacher: PromptTeacher, example: Example) -> list[str]:
+    """The cache keys a retry of ``example`` would read whose cached answers fail to parse.
+
+    It walks the path :meth:`PromptTeacher.finish` takes: the prompt's cached answer, and while
+    that fails and a re-ask is allowed, the cached answer of the re-ask prompt; it stops at the
+    first answer missing from the cache or parsing now.
+    """
+    prompt = teacher.prompt_for(task, example)
+    keys: list[str] = []
+    for reasks in range(teacher.max_reasks + 1):
+        completion = teacher.cached(prompt)
+        if completion is None:
+            break
+        try:
+            teacher.parse_output(task, example, completion)
+        except ParseError as exc:
+            keys.append(teacher.cache_key(prompt))
+            if reasks >= teacher.max_reasks or not teacher.may_reask(completion):
+                break
+            prompt = teacher.reask_prompt(prompt, teacher.raw_text(completion), exc)
+            continue
+        break
+    return keys
+
+
+def forget_failures(
+    store: Store, task: Task, teacher: Teacher, dataset: str, *, limit: int | None = None
+) -> int:
+    """Make the stored failures of ``teacher`` on ``dataset`` pending again; return how many.
+
+    The failed cache entries go first, then the predictions: a kill in between leaves failures
+    that the next ``--retry-failed`` finds again. Any executor then asks them like new examples.
+    """
+    source = teacher.source(task)
+    failed = store.answered_ids(source, dataset=dataset) - store.answered_ids(
+        source, dataset=dataset, ok_only=True
+    )
+    examples = [ex for ex in store.examples(dataset, limit=limit) if ex.id in failed]
+    if not examples:
+        return 0
+    if isinstance(teacher, PromptTeacher):
+        if teacher.cache is None:
+            teacher.cache = store
+        keys = [key for ex in examples for key in failed_cache_keys(task, teacher, ex)]
+        getattr(teacher.cache, "cache_delete", store.cache_delete)(keys)
+    return store.delete_failed_predictions(source, dataset, [ex.id for ex in examples])

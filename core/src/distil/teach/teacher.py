@@ -33,6 +33,7 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
+from .._async import run_sync
 from ..errors import BudgetExceeded, ParseError, ProviderError
 from ..plugins import PluginHost, get_host
 from ..records import Completion, Example, Message, Prediction, Prompt, TaskOutput, Usage
@@ -67,7 +68,7 @@ class Teacher:
         raise NotImplementedError
 
     def label(self, task: Task, examples: Sequence[Example]) -> list[Prediction]:
-        return asyncio.run(self.alabel(task, examples))
+        return run_sync(self.alabel(task, examples))
 
     async def alabel(
         self,

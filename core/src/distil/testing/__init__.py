@@ -37,6 +37,7 @@ _SUITES = {
     "SimulatedLLM": "simulated",
     "SimulatedTeacher": "simulated",
     "simulated_llm": "simulated",
+    "run_cli": "cli",
 }
 
 

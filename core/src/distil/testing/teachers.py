@@ -17,13 +17,13 @@ breaks it. The suites are generic: they import no model library.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
+from .._async import run_sync
 from ..records import Completion, Example, Prediction, Prompt
 from ..tasks import Task, TextCat
 from ..teach.provider import Provider
@@ -138,7 +138,7 @@ class ProviderConformance:
 
     @pytest.fixture
     def completions(self, provider: Provider, prompts: list[Prompt]) -> list[Completion]:
-        return asyncio.run(provider.complete_batch(prompts))
+        return run_sync(provider.complete_batch(prompts))
 
     def test_complete_batch_answers_each_prompt(
         self, prompts: list[Prompt], completions: list[Completion]
@@ -147,7 +147,7 @@ class ProviderConformance:
         assert all(isinstance(c, Completion) for c in completions)
 
     def test_complete_batch_of_nothing_is_nothing(self, provider: Provider) -> None:
-        assert asyncio.run(provider.complete_batch([])) == []
+        assert run_sync(provider.complete_batch([])) == []
 
     def test_usage_is_non_negative(self, completions: list[Completion]) -> None:
         for c in completions:

@@ -19,6 +19,8 @@ from typing import Any
 import distil
 
 _TOKEN_RE = re.compile(r"\S+")
+# A \uD800-\uDFFF escape: valid JSON, but alone it is no character, so the store cannot hold it.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def data_error(path: Path | str, line: int | None, reason: str) -> distil.DataError:
@@ -26,19 +28,51 @@ def data_error(path: Path | str, line: int | None, reason: str) -> distil.DataEr
     return distil.DataError(f"{where}: {reason}")
 
 
+def decode_utf8(source: Path, line: int | None, data: bytes) -> str:
+    """``data`` as text (a byte-order mark at the start of the file skipped); bytes that are not
+    UTF-8 raise, naming the file and line, instead of a UnicodeDecodeError traceback."""
+    try:
+        return data.decode("utf-8-sig" if line in (None, 1) else "utf-8")
+    except UnicodeDecodeError as err:
+        reason = f"invalid UTF-8 at byte offset {err.start}: {err.reason}"
+        raise data_error(source, line, reason) from None
+
+
+def parse_json(source: Path, line: int | None, text: str) -> Any:
+    """``json.loads(text)``; every way it can fail is a DataError naming the file (and line).
+
+    Besides invalid JSON: nesting too deep for the parser (a RecursionError otherwise) and a
+    lone surrogate (``"\\ud800"`` is valid JSON but no Unicode text: storing it would fail later,
+    far from the file).
+    """
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        where = line if line is not None else err.lineno
+        raise data_error(source, where, f"not valid JSON ({err.msg})") from None
+    except RecursionError:
+        raise data_error(source, line, "JSON nested too deeply to be read") from None
+    if _SURROGATE_ESCAPE.search(text):
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as err:
+            code = ord(err.object[err.start])
+            reason = f"lone UTF-16 surrogate \\u{code:04x} in a string (not a Unicode character)"
+            raise data_error(source, line, reason) from None
+    return value
+
+
 def read_json_lines(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(1-based line number, object) for each non-blank line; a bad line raises, naming it."""
     source = Path(path)
     if not source.is_file():
         raise data_error(source, None, "no such file")
-    with source.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
+    with source.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            line = decode_utf8(source, number, raw)
             if not line.strip():
                 continue
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise data_error(source, number, f"not valid JSON ({err.msg})") from None
+            value = parse_json(source, number, line)
             if not isinstance(value, dict):
                 raise data_error(
                     source, number, f"expected a JSON object, got {type(value).__name__}"

@@ -1,9 +1,11 @@
 """``conll.iob.v1``: CoNLL-style NER data, one ``token TAG`` per line with IOB2 tags.
 
 Tokens are the runs of non-whitespace of the text; documents are separated by a blank line and no
-``-DOCSTART-`` line is written. With ``ids=True`` (the default) each document starts with a
-comment line ``# id = <example id>`` (the CoNLL-U convention; a token line always has exactly two
-fields, so the comment cannot be mistaken for one); ``ids=False`` writes plain two-column CoNLL.
+``-DOCSTART-`` line is written. ``delimiter`` separates token and tag: a space (the default) or
+a tab (``"\\t"``, also spelled ``"tab"``), which doccano's CoNLL import requires. With
+``ids=True`` (the default) each document starts with a comment line ``# id = <example id>`` (the
+CoNLL-U convention; a token line always has exactly two fields, so the comment cannot be mistaken
+for one); ``ids=False`` writes plain two-column CoNLL, for tools that know no comment lines.
 
 What does not fit the format is counted in ``report`` rather than silently changed: a span that
 does not start and end on token boundaries is widened to the tokens it touches
@@ -14,8 +16,9 @@ tokens, not whitespace; without ids an empty text has no lines and is lost
 offsets come back exactly.
 
 Import rebuilds each text as its tokens joined by single spaces and the character spans from the
-tags; it takes the last column as the tag (so four-column CoNLL-2003 reads too), accepts IOB1
-(``I-`` opening a span), and skips ``-DOCSTART-`` lines.
+tags; columns may be separated by spaces or tabs (whichever ``delimiter`` says), it takes the
+last column as the tag (so four-column CoNLL-2003 reads too), accepts IOB1 (``I-`` opening a
+span), and skips ``-DOCSTART-`` lines.
 """
 
 from __future__ import annotations
@@ -31,13 +34,23 @@ from .records import ExportRecord, Recordish, as_export_records
 
 _ID_RE = re.compile(r"^#\s*id\s*=\s*(.*?)\s*$")
 _TAG_RE = re.compile(r"^(O|[BI]-\S+)$")
+#: What may separate token and tag: CoNLL's space, or the tab doccano's import insists on.
+DELIMITERS = (" ", "\t")
+#: Spellings of the delimiters that survive a shell and a config file unchanged.
+_NAMED = {"space": " ", "tab": "\t", "\\t": "\t"}
 
 
 class ConllExporter:
     name = "conll.iob.v1"
 
-    def __init__(self, ids: bool = True) -> None:
+    def __init__(self, ids: bool = True, delimiter: str = " ") -> None:
+        delimiter = _NAMED.get(delimiter, delimiter)
+        if delimiter not in DELIMITERS:
+            raise distil.ConfigError(
+                f"conll.iob.v1 delimiter must be a space or a tab, got {delimiter!r}"
+            )
         self.ids = ids
+        self.delimiter = delimiter
         self.report: dict[str, Any] = {}
 
     # -- export --------------------------------------------------------------------------------
@@ -81,7 +94,9 @@ class ConllExporter:
             for n in covered[1:]:
                 tags[n] = f"I-{span.label}"
         lines = [f"# id = {example.id}"] if self.ids else []
-        lines += [f"{text[s:e]} {tag}" for (s, e), tag in zip(tokens, tags, strict=True)]
+        lines += [
+            f"{text[s:e]}{self.delimiter}{tag}" for (s, e), tag in zip(tokens, tags, strict=True)
+        ]
         return "\n".join(lines) + "\n\n"
 
     # -- import --------------------------------------------------------------------------------

@@ -41,11 +41,12 @@ def make_doccano(kind: Literal["auto", "categories", "spans"] = "auto") -> Any:
     return DoccanoExporter(kind=kind)
 
 
-def make_conll(ids: bool = True) -> Any:
-    """``conll.iob.v1``: NER as ``token TAG`` lines with IOB2 tags."""
+def make_conll(ids: bool = True, delimiter: str = " ") -> Any:
+    """``conll.iob.v1``: NER as ``token TAG`` lines with IOB2 tags (``delimiter="\\t"`` for
+    doccano)."""
     from .conll import ConllExporter
 
-    return ConllExporter(ids=ids)
+    return ConllExporter(ids=ids, delimiter=delimiter)
 
 
 def make_hf_datasets(format: Literal["auto", "jsonl", "parquet"] = "auto") -> Any:

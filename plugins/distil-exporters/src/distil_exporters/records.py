@@ -10,8 +10,7 @@ written for DocBin records reads ours unchanged.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import distil
@@ -20,29 +19,16 @@ if TYPE_CHECKING:
     from distil import Store
 
 _PROMPT_RE = re.compile(r"#prompt=([^#&,\s]+)")
+#: The provenance attributes a record may carry, read from any record type that has them.
+PROVENANCE = ("source", "annotator", "answer", "pass_name", "confidence")
 
 
-@dataclass(frozen=True)
-class ExportRecord:
+class ExportRecord(distil.ExchangeRecord):
     """One example and one output (``Categories`` or ``Spans``), with optional provenance.
 
-    ``source`` follows distil's provenance strings (``teacher:openai.chat/gpt-4o-mini#prompt=3f2a``,
-    ``human:alice#pass=spam``); ``answer`` is an :class:`distil.Annotation` answer kind
-    (``accept`` / ``reject`` / ``ignore`` / ``correct``), None for an unreviewed teacher label.
+    Core's :class:`distil.ExchangeRecord` (it unpacks as the ``(example, output)`` pair that
+    ``spacy.docbin.v1`` uses) with this package's helpers.
     """
-
-    example: distil.Example
-    output: distil.Categories | distil.Spans
-    source: str | None = None
-    annotator: str | None = None
-    answer: str | None = None
-    pass_name: str | None = None
-    confidence: float | None = None
-
-    def __iter__(self) -> Iterator[Any]:
-        # Unpacks as the (Example, output) pair that spacy.docbin.v1 uses.
-        yield self.example
-        yield self.output
 
     @property
     def prompt_hash(self) -> str | None:
@@ -111,7 +97,10 @@ def as_export_records(records: Iterable[Recordish]) -> list[ExportRecord]:
                 f"record {n} is {type(item).__name__}: expected an ExportRecord or an"
                 " (Example, output) pair"
             ) from None
-        out.append(ExportRecord(example=example, output=output))
+        # Another record type (core's ``distil.exchange.ExchangeRecord``, csv's TableRecord)
+        # carries provenance as attributes, as the exporter conformance suite says it may.
+        provenance = {name: getattr(item, name, None) for name in PROVENANCE}
+        out.append(ExportRecord(example=example, output=output, **provenance))
     for n, record in enumerate(out):
         if not isinstance(record.example, distil.Example):
             raise distil.DataError(f"record {n}: {record.example!r} is not a distil.Example")
@@ -139,7 +128,7 @@ def training_records(
     training data wants them.
     """
     examples = store.examples(dataset)
-    teacher = store.predictions(teacher_source) if teacher_source else {}
+    teacher = store.predictions(teacher_source, dataset=dataset) if teacher_source else {}
     human = store.latest_annotations()
     out: list[ExportRecord] = []
     for example in examples:

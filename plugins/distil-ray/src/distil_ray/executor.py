@@ -189,12 +189,14 @@ class RayExecutor:
         started = time.perf_counter()
         source = teacher.source(task)
         job = self.job_dir(store, "label", source)
-        recovered = merge_results(job / "results", store, source, run_id)
+        recovered = merge_results(job / "results", store, source, run_id, dataset=dataset)
         examples, pending = distil.pending_examples(store, dataset, source, limit)
         preds: list[Prediction] = []
         if pending:
-            preds = self._run_label(job, store, task, teacher, source, pending, run_id, progress)
-            merge_results(job / "results", store, source, run_id)  # and the cache entries
+            preds = self._run_label(
+                job, store, task, teacher, source, pending, run_id, progress, dataset
+            )
+            merge_results(job / "results", store, source, run_id, dataset=dataset)  # and cache
         shutil.rmtree(job, ignore_errors=True)
         usage = sum((p.usage for p in preds), Usage(attempts=0, cached=True))
         self.last_job = {"stage": "label", "recovered": recovered, "sent": len(pending)}
@@ -286,6 +288,7 @@ class RayExecutor:
         pending: list[distil.Example],
         run_id: str | None,
         progress: Progress | None,
+        dataset: str,
     ) -> list[Prediction]:
         import cloudpickle
 
@@ -325,7 +328,7 @@ class RayExecutor:
                 preds = [Prediction.model_validate_json(s) for s in batch["prediction"]]
                 if run_id is not None:
                     preds = [p.model_copy(update={"run_id": run_id}) for p in preds]
-                store.add_predictions(preds)  # committed before progress is reported
+                store.add_predictions(preds, dataset)  # committed before progress is reported
                 out += preds
                 if progress is not None:
                     progress(len(preds))
@@ -359,7 +362,9 @@ class RayExecutor:
         job = self.job_dir(store, "predict", source)
         out_dir = job / "out"
         recovered = (
-            store.add_predictions(read_prediction_shards(out_dir)) if out_dir.is_dir() else 0
+            store.add_predictions(read_prediction_shards(out_dir), dataset)
+            if out_dir.is_dir()
+            else 0
         )
         examples, pending = distil.pending_examples(store, dataset, source, limit)
         pids: set[int] = set()
@@ -390,7 +395,7 @@ class RayExecutor:
             )
             for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
                 for shard, n in zip(batch["shard"], batch["n"], strict=True):
-                    store.add_predictions(read_prediction_shards(Path(shard)))
+                    store.add_predictions(read_prediction_shards(Path(shard)), dataset)
                     if progress is not None:
                         progress(int(n))
                 pids.update(int(p) for p in batch["pid"])

@@ -82,11 +82,17 @@ def iter_result_lines(folder: Path) -> Iterator[dict[str, Any]]:
 
 
 def merge_results(
-    folder: Path, store: Store, source: str, run_id: str | None = None, chunk: int = 1000
+    folder: Path,
+    store: Store,
+    source: str,
+    run_id: str | None = None,
+    chunk: int = 1000,
+    *,
+    dataset: str | None = None,
 ) -> int:
-    """Copy ``source``'s results (and their cache entries) from ``folder`` into the store.
+    """Copy ``source``'s results on ``dataset`` (and their cache entries) into the store.
 
-    Idempotent: the store keeps one prediction per ``(source, example_id)``, so merging the same
+    Idempotent: the store keeps one prediction per ``(source, dataset, example_id)``, so merging the same
     shards twice (a driver killed during the merge) stores nothing twice. Returns the number of
     result records merged.
     """
@@ -108,10 +114,10 @@ def merge_results(
             pred = pred.model_copy(update={"run_id": run_id})
         batch.append(pred)
         if len(batch) >= chunk:
-            merged += store.add_predictions(batch)
+            merged += store.add_predictions(batch, dataset)
             batch = []
     if batch:
-        merged += store.add_predictions(batch)
+        merged += store.add_predictions(batch, dataset)
     return merged
 
 
