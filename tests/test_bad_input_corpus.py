@@ -596,6 +596,9 @@ REFUSED_CASES = [
         ),
         1,
         (
+            # the task changed (textcat -> ner): train is read again against it
+            "data.train: its [data] settings or the task changed since import (40 -> 40 rows): "
+            "re-imported",
             "error [E004] {dir}/gold_ner_span_past_end.jsonl:2: span 1 [20, 27) 'PER' ends past the "
             "end of the text (26 characters); the offsets look like UTF-16 code units (a "
             "browser's count): distil counts characters (code points), where an emoji is one",
@@ -622,7 +625,8 @@ REFUSED_CASES = [
         1,
         (
             # the [data] settings apply to every file: train is read again (and keeps its rows)
-            "data.train: its [data] settings changed since import (40 -> 40 rows): re-imported",
+            "data.train: its [data] settings or the task changed since import (40 -> 40 rows): "
+            "re-imported",
             "error [E004] {dir}/dev_missing_text_column.csv: no text column 'message'; the header "
             "has ['msg', 'label']; did you mean 'msg'? set [data] text_column (distil init "
             "--text-column) to one of the columns",
@@ -887,7 +891,8 @@ def test_answers_with_bad_lines_store_the_good_ones(work: Workdir) -> None:
     assert sorted(result.out.splitlines()) == sorted(
         [
             f"stored 1 answer(s) from {path}",
-            f"skipped {path}:2: [E005] label(s) ['SPAM'] not in the task's labels ['ham', 'spam']",
+            f"skipped {path}:2: [E005] label(s) ['SPAM'] not in the task's labels ['ham', 'spam']; "
+            "did you mean 'spam'?",
             f"skipped {path}:3: {SURROGATE}",
             f"skipped {path}:4: JSON nested deeper than 32 levels",
             f"skipped {path}:5: invalid JSON: Expecting property name enclosed in double quotes "

@@ -26,7 +26,6 @@ each with a reason that names the file and the record.
 
 from __future__ import annotations
 
-import difflib
 import re
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -35,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from .errors import ConfigError, DataError, DistilError
 from .records import Annotation, Categories, Example, ExchangeRecord, Spans, TaskOutput
+from .suggest import did_you_mean
 
 if TYPE_CHECKING:
     from .plugins import PluginHost
@@ -96,8 +96,8 @@ def resolve_format(host: PluginHost, fmt: str) -> str:
         raise ConfigError(
             f"export format '{fmt}' could be {' or '.join(shared)}: name one. Available: {listing}."
         )
-    close = difflib.get_close_matches(key, list(aliases), n=1, cutoff=0.6)
-    hint = f" Did you mean '{close[0]}'?" if close else ""
+    close = did_you_mean(key, aliases, cutoff=0.6)
+    hint = f" Did you mean '{close}'?" if close else ""
     raise ConfigError(f"no export format '{fmt}'.{hint} Available: {listing}.")
 
 
@@ -431,8 +431,8 @@ def _checked_output(task: Task, output: Any) -> TaskOutput:
 
 
 def _did_you_mean(label: str, labels: list[str]) -> str:
-    close = difflib.get_close_matches(label, labels, n=1)
-    return f"{label!r} (did you mean {close[0]!r}?)" if close else repr(label)
+    close = did_you_mean(label, labels, cutoff=0.6)
+    return f"{label!r} (did you mean {close!r}?)" if close else repr(label)
 
 
 def _aligned(output: Any, text: str, stored: str) -> Any:

@@ -33,6 +33,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginError, RegistryError
+from .suggest import did_you_mean
 
 logger = logging.getLogger("distil.plugins")
 
@@ -373,16 +374,6 @@ def unknown_name_message(kind: str, name: str, available: list[str]) -> str:
     listing = ", ".join(available) if available else "(none)"
     guess = f"; did you mean '{close}'?" if close else "."
     return f"no {kind} registered as '{name}'{guess} Available: {listing}.{hint}"
-
-
-def did_you_mean(name: str, choices: Iterable[str], cutoff: float = 0.75) -> str | None:
-    """The choice closest to a misspelled ``name`` (``sklearn.textcat.v2`` → ``sklearn.textcat.v1``),
-    or None when nothing is close enough to be a likely typo. Short names (config keys) need a
-    lower ``cutoff``: one swapped pair in ``dve`` already costs a third of its letters."""
-    import difflib
-
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=cutoff)
-    return close[0] if close else None
 
 
 def _short(value: Any) -> str:

@@ -38,7 +38,6 @@ reader keeps the first row of an id. Other formats name the row by its id.
 
 from __future__ import annotations
 
-import difflib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,6 +45,7 @@ from pathlib import Path
 
 from .errors import DataError, ParseError
 from .records import Example, Span, Spans
+from .suggest import did_you_mean
 from .tasks import SpanTask, Task, TextCat
 
 __all__ = ["MAX_LISTED", "RowProblem", "row_problems", "suggest_label", "validate_examples"]
@@ -72,13 +72,8 @@ class RowProblem:
 
 def suggest_label(label: str, labels: Sequence[str]) -> str | None:
     """The task label ``label`` was probably meant as: same but for case and spacing, else the
-    closest by name (``difflib``, cutoff 0.6), else None."""
-    folded = {name.casefold().strip(): name for name in labels}
-    key = label.casefold().strip()
-    if key in folded:
-        return folded[key]
-    close = difflib.get_close_matches(key, list(folded), n=1, cutoff=0.6)
-    return folded[close[0]] if close else None
+    closest by name (cutoff 0.6), else None."""
+    return did_you_mean(label, labels, cutoff=0.6)
 
 
 def _unknown(what: str, label: str, labels: Sequence[str]) -> str:

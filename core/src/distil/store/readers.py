@@ -24,7 +24,6 @@ spans are read from JSONL.
 from __future__ import annotations
 
 import csv
-import difflib
 import hashlib
 import io
 import json
@@ -39,6 +38,7 @@ from pydantic import ValidationError
 
 from ..errors import DataError
 from ..records import Example
+from ..suggest import did_you_mean
 from .jsonl import MAX_LINE_BYTES, JsonlResult, LineError, logger, read_jsonl
 
 __all__ = [
@@ -322,10 +322,7 @@ def _read_text(path: Path, sink: _Sink) -> None:
 
 
 def _closest(name: str, columns: list[str]) -> str | None:
-    lowered = {c.lower(): c for c in columns}
-    return lowered.get(name.lower()) or next(
-        iter(difflib.get_close_matches(name, columns, n=1, cutoff=0.4)), None
-    )
+    return did_you_mean(name, columns, cutoff=0.4)
 
 
 def _missing(path: Path, what: str, name: str, columns: list[str], key: str) -> DataError:

@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from ..errors import ParseError
 from ..records import Categories, Example, TaskOutput
+from ..suggest import did_you_mean
 from .base import Task
 
 
@@ -60,7 +61,9 @@ class TextCat(Task):
             raise ParseError(f"textcat expects categories, got {output.kind}")
         unknown = [x for x in output.labels if x not in self.labels]
         if unknown:
-            raise ParseError(f"label(s) {unknown} not in the task's labels {self.labels}")
+            guesses = [g for x in unknown if (g := did_you_mean(x, self.labels, cutoff=0.6))]
+            hint = f"; did you mean {', '.join(map(repr, guesses))}?" if guesses else ""
+            raise ParseError(f"label(s) {unknown} not in the task's labels {self.labels}{hint}")
         if not self.multilabel and len(output.labels) != 1:
             raise ParseError(
                 f"an exclusive task needs exactly one label, got {len(output.labels)}: "
