@@ -327,3 +327,23 @@ def test_the_cli_exits_non_zero_and_prints_the_message_literally(
     assert expected in result.stderr
     with Store(tmp_path / "distil.db") as store:
         assert "gold" not in store.datasets()
+
+
+def test_new_task_labels_in_the_config_check_an_unchanged_gold_file_again(
+    tmp_path: Path, spam_rows: list[dict[str, Any]]
+) -> None:
+    """The gold file's bytes do not change, the task's labels do: the next import validates it."""
+    spam_rows[3]["labels"] = ["promo"]
+    write_rows(tmp_path / "train.jsonl", spam_rows)
+    gold = write_rows(tmp_path / "gold.jsonl", spam_rows)
+    cfg = tmp_path / "distil.cfg"
+    base = '[teacher]\n@teachers = "local.zeroshot.v1"\n\n[data]\ntrain = "train.jsonl"\n'
+    base += 'gold = "gold.jsonl"\n\n[task]\n@tasks = "textcat.v1"\nlabels = '
+    cfg.write_text(base + '["ham", "spam", "promo"]\n', "utf-8")
+    with Project.from_config(cfg) as project:
+        project.import_data()
+        assert project.store.count_examples("gold") == 20
+    cfg.write_text(base + '["ham", "spam"]\n', "utf-8")
+    with Project.from_config(cfg) as project, pytest.raises(DataError) as err:
+        project.import_data()
+    assert f"{gold}:4: label 'promo' is not one of the task's labels" in str(err.value)

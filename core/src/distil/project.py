@@ -172,10 +172,23 @@ class Project:
         return {name: self.config.resolve_path(value) for name, value in files.items() if value}
 
     def _read_options(self, dataset: str) -> dict[str, Any]:
-        """The settings a data file is read with: a change to any of them re-imports it."""
+        """The settings a data file is read with: a change to any of them re-imports it.
+
+        The task is one of them (as a digest): rows are validated against its labels at import,
+        so new labels in the config re-check a gold file whose bytes did not change.
+        """
+        import hashlib
+        import json
+
         data = self.config.data
         limits = {"train": data.train_limit, "gold": data.gold_limit}
-        return {"format": data.format, **self._mapping().to_dict(), "limit": limits.get(dataset)}
+        task = json.dumps(self.config.task.describe(), sort_keys=True, default=str)
+        return {
+            "format": data.format,
+            **self._mapping().to_dict(),
+            "limit": limits.get(dataset),
+            "task": hashlib.sha256(task.encode("utf-8")).hexdigest()[:16],
+        }
 
     def _mapping(self) -> ColumnMapping:
         data = self.config.data
@@ -232,7 +245,7 @@ class Project:
             elif record["sha256"] != digest:
                 why = f"{path.name} changed since import"
             else:
-                why = "its [data] settings changed since import"
+                why = "its [data] settings or the task changed since import"
             message = f"data.{name}: {why} ({record['n']} -> {len(examples)} rows): re-imported"
             log.info("%s", message)
         if result.errors:
