@@ -173,7 +173,7 @@ ReviewerName = Annotated[
     ),
 ]
 #: The queue strategies of ``[annotate] queue`` (see :mod:`distil.annotate.queue`).
-QueueStrategy = Literal["label_issues", "uncertainty", "disagreement", "confidence", "random"]
+QueueStrategy = Literal["label_issues", "disagreement", "confidence", "random"]
 
 
 class AnnotateSection(_Section):

@@ -11,11 +11,6 @@ The order is a strategy, chosen in the config (``[annotate] queue``) or by the c
   student disagreement on the pass's question first, when a student's predictions are in the
   store; then the lowest teacher confidence (for a per-label pass of a multi-label task, the
   score of that label closest to 0.5; unknown confidence counts as certain); then data set order;
-* ``uncertainty``: the cards the out-of-fold student is least sure about first (the smallest
-  margin between its two most probable labels; for a per-label pass of a multi-label task, the
-  probability of that label closest to 0.5), from the same trust predictions; ties go by trust,
-  then data set order. Label issues are errors the student already resists (it disagrees with
-  the teacher there); the uncertain cards are where one answer moves it most;
 * ``confidence``: the lowest teacher confidence first, then data set order;
 * ``random``: shuffled, seeded by the seed and the pass name (the same seed, the same order).
 
@@ -64,7 +59,7 @@ __all__ = [
 ]
 
 #: The queue strategies, as ``[annotate] queue`` names them.
-STRATEGIES = ("label_issues", "uncertainty", "disagreement", "confidence", "random")
+STRATEGIES = ("label_issues", "disagreement", "confidence", "random")
 #: The order without trust scores, and what ``order_cards`` uses when not told otherwise.
 DEFAULT_STRATEGY = "disagreement"
 
@@ -84,9 +79,6 @@ class Card:
     trust: float | None = None
     #: Whether cleanlab flags the label as a likely error.
     issue: bool = False
-    #: How sure the out-of-fold student is on this pass's question (0: torn, 1: certain; None:
-    #: no trust prediction with probabilities).
-    margin: float | None = None
 
     @property
     def example_id(self) -> str:
@@ -153,22 +145,6 @@ def _trust(p: Pass, suggestion: TaskOutput | None, trust: Prediction | None) -> 
     return trust.confidence
 
 
-def _margin(p: Pass, trust: Prediction | None) -> float | None:
-    """The out-of-fold student's certainty on ``p``'s question, from its probabilities."""
-    if trust is None or not trust.ok or not isinstance(trust.output, Categories):
-        return None
-    scores = {label: float(s) for label, s in trust.output.scores.items()}
-    if not scores:
-        return None
-    if p.name == CARD_PASS:  # every label at once: the least certain one
-        return min(abs(2.0 * s - 1.0) for s in scores.values())
-    if p.label is not None and p.is_check and p.label in scores:
-        # a per-label check: only multi-label tasks have those (one probability per label)
-        return abs(2.0 * scores[p.label] - 1.0)
-    top = sorted(scores.values(), reverse=True)
-    return top[0] - (top[1] if len(top) > 1 else 0.0)
-
-
 def _issue(trust: Prediction | None) -> bool:
     if trust is None or not trust.raw:
         return False
@@ -201,7 +177,6 @@ def make_card(
         position=position,
         trust=_trust(p, suggestion, trust),
         issue=_issue(trust),
-        margin=_margin(p, trust),
     )
 
 
@@ -222,22 +197,12 @@ def _by_trust(cards: list[Card]) -> list[Card]:
     return sorted(cards, key=key)
 
 
-def _by_uncertainty(cards: list[Card]) -> list[Card]:
-    def key(c: Card) -> tuple[float, float, bool, float, int]:
-        margin = c.margin if c.margin is not None else 1.0
-        trust = c.trust if c.trust is not None else 1.0
-        return (margin, trust, not c.disagree, _conf(c), c.position)
-
-    return sorted(cards, key=key)
-
-
 def _by_confidence(cards: list[Card]) -> list[Card]:
     return sorted(cards, key=lambda c: (_conf(c), c.position))
 
 
 _ORDERS: dict[str, Callable[[list[Card]], list[Card]]] = {
     "label_issues": _by_trust,
-    "uncertainty": _by_uncertainty,
     "disagreement": default_order,
     "confidence": _by_confidence,
 }

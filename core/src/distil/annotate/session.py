@@ -399,13 +399,13 @@ class Workspace:
             "notice": None,
         }
         if run is None:
-            if self.queue in ("label_issues", "uncertainty", "disagreement") and not self.student:
+            if self.queue in ("label_issues", "disagreement") and not self.student:
                 state["notice"] = (
                     "no trained student yet: run `distil train` to put likely teacher errors first"
                 )
             return state
         notices = []
-        if self.queue in ("label_issues", "uncertainty") and not self.trust:
+        if self.queue == "label_issues" and not self.trust:
             notices.append(
                 "the last `distil train` stored no trust scores: the queue falls back to "
                 "disagreement (turn [train] trust on; it needs cleanlab)"
