@@ -438,7 +438,10 @@ def test_an_edited_gold_file_is_reimported_and_unchanged_ids_keep_predictions(
             10,
             11,
         )
-        assert "its [data] settings or the task changed since import (21 -> 10 rows)" in summary["message"]
+        assert (
+            "its [data] settings or the task changed since import (21 -> 10 rows)"
+            in summary["message"]
+        )
 
 
 def test_a_reimport_does_not_duplicate_rows_and_reports_the_quarantine(
