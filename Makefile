@@ -36,7 +36,7 @@ $(VENV)/.installed: $(BIN)/python $(PYPROJECTS)
 # The annotation app's browser tests drive Debian's chromium with Playwright (never a browser
 # download by the test tool): apt installs it when it is missing and we are root.
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PIP) install $(PIP_FLAGS) "pytest>=8" "ruff>=0.6" "mypy>=1.10" "mkdocs==1.6.1" -e "plugins/distil-annotate[test]" $(QUIET_PIP)
+	$(PIP) install $(PIP_FLAGS) "pytest>=8" "ruff>=0.6" "mypy>=1.10" "mkdocs==1.6.1" "import-linter==2.16" -e "plugins/distil-annotate[test]" $(QUIET_PIP)
 	@if [ ! -x /usr/bin/chromium ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
@@ -61,6 +61,7 @@ quickstart: $(VENV)/.installed
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo --no-cache
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._version import __version__ as __version__
 from .cascade import Cascade, CascadeStats
 from .errors import (
     BudgetExceeded,
@@ -24,7 +25,7 @@ from .errors import (
     TrainingDataError,
     TransientProviderError,
 )
-from .plugins import PluginHost, get_host, hookimpl
+from .plugins import PluginHost, get_host, hookimpl, set_host
 from .records import (
     Annotation,
     Categories,
@@ -46,12 +47,26 @@ from .records import (
 # leave the module, not the function, as the package attribute (simulate.py imports nothing heavy).
 from .simulate import simulate
 from .student import Student, StudentPrediction, TrainPair, textcat_targets
+from .students_kit import (
+    LabelColumns,
+    MissingModelFileError,
+    NotFittedError,
+    categories_predictions,
+    choose_labels,
+    dev_scores,
+    label_columns,
+    label_confidence,
+    package_versions,
+    read_meta,
+    require_fitted,
+    task_from_description,
+    write_meta,
+)
 from .tasks import NerTask, SpansTask, SpanTask, Task, TextCat
+from .teach.http_errors import http_error, retry_after, timeout_error
 from .teach.provider import Provider
 from .teach.teacher import PromptTeacher, Teacher
 from .thresholds import Thresholds, tune_thresholds
-
-__version__ = "0.1.0"
 
 _LAZY = {
     # The entry points of the Python API (docs/guide.md, "Python API"); lazy, as they pull in
@@ -72,6 +87,13 @@ _LAZY = {
     "LabelResult": ("distil.teach.runner", "LabelResult"),
     "pending_examples": ("distil.execute", "pending_examples"),
     "student_predictions": ("distil.execute", "student_predictions"),
+    # the annotation seam (distil.annotate): what an annotation app such as distil-annotate serves
+    "Workspace": ("distil.annotate.session", "Workspace"),
+    "ExtractWorkspace": ("distil.annotate.subtasks", "ExtractWorkspace"),
+    "AnswerError": ("distil.annotate.session", "AnswerError"),
+    "ReviewRefused": ("distil.annotate.session", "ReviewRefused"),
+    "Leases": ("distil.annotate.queue", "Leases"),
+    "check_annotator": ("distil.annotate.resolve", "check_annotator"),
 }
 
 
@@ -87,6 +109,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Annotation",
+    "AnswerError",
     "BudgetExceeded",
     "Cascade",
     "CascadeStats",
@@ -97,10 +120,15 @@ __all__ = [
     "DistilError",
     "Example",
     "ExchangeRecord",
+    "ExtractWorkspace",
     "Extraction",
+    "LabelColumns",
+    "Leases",
     "Message",
+    "MissingModelFileError",
     "NerTask",
     "NoStudentError",
+    "NotFittedError",
     "ParseError",
     "PluginError",
     "PluginHost",
@@ -112,6 +140,7 @@ __all__ = [
     "ProviderError",
     "RateLimitError",
     "RegistryError",
+    "ReviewRefused",
     "Span",
     "SpanTask",
     "Spans",
@@ -130,17 +159,33 @@ __all__ = [
     "TrainingDataError",
     "TransientProviderError",
     "Usage",
+    "Workspace",
+    "categories_predictions",
+    "check_annotator",
+    "choose_labels",
+    "dev_scores",
     "get_host",
     "hookimpl",
+    "http_error",
+    "label_columns",
+    "label_confidence",
     "learning_curve",
     "learning_curve_markdown",
     "load_config",
     "output_from_example",
+    "package_versions",
     "plot_learning_curve",
     "read_jsonl",
+    "read_meta",
+    "require_fitted",
+    "retry_after",
     "score_spans",
+    "set_host",
     "simulate",
+    "task_from_description",
     "textcat_targets",
+    "timeout_error",
     "tune_thresholds",
     "write_jsonl",
+    "write_meta",
 ]

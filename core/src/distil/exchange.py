@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
+from .annotate.hooks import annotate_hook
 from .errors import ConfigError, DataError, DistilError
 from .records import Annotation, Categories, Example, ExchangeRecord, Spans, TaskOutput
 from .suggest import did_you_mean
@@ -282,16 +283,6 @@ def export_file(
 
 
 # -- import -------------------------------------------------------------------------------------
-def annotate_hook(
-    host: PluginHost, task: Task, example: Example, annotation: Annotation
-) -> Annotation:
-    """Pass an answer through the ``distil_annotate`` hook: the last non-None replacement wins."""
-    for replaced in host.hook.distil_annotate(task=task, example=example, annotation=annotation):
-        if replaced is not None:
-            annotation = replaced
-    return annotation
-
-
 @dataclass
 class ImportResult:
     format: str

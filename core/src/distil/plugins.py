@@ -419,7 +419,7 @@ def version_in_range(version: str, spec: str) -> bool | str:
 
 
 def _core_version_attr() -> str:
-    from . import __version__
+    from ._version import __version__
 
     return __version__
 

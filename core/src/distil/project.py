@@ -610,7 +610,7 @@ class Project:
         """
         from pydantic import ValidationError
 
-        from .exchange import annotate_hook
+        from .annotate.hooks import annotate_hook
 
         task = self.config.task
         rows = list(iter_jsonl_dicts(path))

@@ -38,23 +38,13 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, TrainingDataError
 from .plugins import PluginHost, get_host
-from .records import Categories, Example, Prediction, TaskOutput
+from .records import Categories, Prediction
 from .student import Student, TrainPair
 from .tasks import Task
+from .training_data import TrainingData
 
 if TYPE_CHECKING:
     from .store.sqlite import Store
-
-
-@dataclass
-class TrainingData:
-    pairs: list[tuple[Example, TaskOutput]]
-    from_teacher: int = 0
-    from_humans: int = 0
-    from_answers: dict[str, int] = field(default_factory=dict)
-    dropped: dict[str, int] = field(default_factory=dict)
-    #: Ids of the pairs whose label is a human answer (never flagged or dropped by trust).
-    human_ids: set[str] = field(default_factory=set)
 
 
 def merge_labels(

@@ -11,7 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .report import DASH, _md_table, _money, _rate, _with_ci, headline_metric
+from .report import _md_table
+from .summary import DASH, _money, _rate, _with_ci, headline_metric
 
 
 def load_report(path: str | Path) -> tuple[str, dict[str, Any]]:

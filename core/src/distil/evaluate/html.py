@@ -14,7 +14,7 @@ from collections.abc import Callable
 from html import escape
 from typing import Any
 
-from .report import (
+from .summary import (
     findings,
     headline_metric,
     is_span_report,

@@ -38,8 +38,7 @@ from operator import itemgetter
 from typing import Any
 
 from ..records import Categories, Spans, TaskOutput
-from ..tasks import SPAN_KINDS
-from ..tasks.base import Task
+from ..tasks.base import SPAN_KINDS, Task
 
 #: How a failed (``None``) prediction shows in a confusion matrix.
 NONE_LABEL = "<none>"

@@ -29,12 +29,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ParseError
 from ..records import Annotation, Extraction, TaskOutput
+from ..training_data import TrainingData
 from .plan import Plan, get_path, set_path
 
 if TYPE_CHECKING:
     from ..store.sqlite import Store
     from ..tasks import Task
-    from ..train import TrainingData
 
 __all__ = ["merge_extract_labels", "merge_record", "resolve_subtask_answers", "subtask_of"]
 
@@ -95,8 +95,6 @@ def merge_extract_labels(
     """:func:`distil.train.merge_labels` for an ``extract`` task: human answers per subtask over
     the teacher's record (see the module docstring). ``from_answers`` counts subtask answers by
     kind; a merged record the schema rejects is dropped as ``human_invalid``."""
-    from ..train import TrainingData
-
     plan: Plan = getattr(task, "plan")  # noqa: B009  (an ExtractTask)
     teacher = store.predictions(teacher_source, dataset=dataset) if teacher_source else {}
     whole, per = resolve_subtask_answers(store.annotations())

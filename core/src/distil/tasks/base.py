@@ -12,6 +12,11 @@ from typing import Any, ClassVar
 
 from ..records import Example, TaskOutput
 
+#: Task kinds whose output is :class:`~distil.records.Spans` (scored span-exact). Here, in the
+#: module every task kind builds on, so that the scorers (``distil.evaluate.metrics``) can read it
+#: without importing the ``distil.tasks`` package, whose task kinds import the scorers.
+SPAN_KINDS = frozenset({"ner", "spans"})
+
 
 class Task:
     """Base class of every task kind. Subclasses set ``kind`` and implement the abstract methods."""

@@ -29,14 +29,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from .simulated import SimulatedLLM, SimulatedTeacher, simulated_llm  # noqa: F401 (re-exported)
-
-#: Names re-exported from :mod:`distil.testing.simulated` (imported on first use: it imports
-#: this module).
-_SIMULATED = ("SimulatedLLM", "SimulatedTeacher", "simulated_llm")
+from typing import Any
 
 #: A route handler: (server, request) -> Response.
 Handler = Callable[["LoopbackLLM", "Request"], "Response"]
@@ -302,11 +295,3 @@ class LoopbackLLM:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def __getattr__(name: str) -> Any:
-    if name in _SIMULATED:
-        from . import simulated
-
-        return getattr(simulated, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -46,12 +46,15 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 
-from distil.annotate import AnswerError, Workspace
-from distil.annotate.queue import Leases
-from distil.annotate.resolve import check_annotator
-from distil.annotate.session import ReviewRefused
-from distil.annotate.subtasks import ExtractWorkspace
-from distil.errors import ConfigError
+from distil import (
+    AnswerError,
+    ConfigError,
+    ExtractWorkspace,
+    Leases,
+    ReviewRefused,
+    Workspace,
+    check_annotator,
+)
 
 STATIC = Path(__file__).parent / "static"
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
@@ -85,7 +88,7 @@ def open_workspace(
     The ``[annotate]`` section sets the queue, the multi-label plan, the lease length and the
     reviewers; ``reviewers`` (``--reviewer``) adds to the configured ones.
     """
-    from distil.project import Project
+    from distil import Project
 
     project = Project.from_config(config)
     try:

@@ -34,7 +34,7 @@ from .shards import job_key, merge_results, read_prediction_shards, write_input_
 from .workers import StudentPredictor, label_batch, read_shards
 
 if TYPE_CHECKING:
-    from distil.store.sqlite import Store
+    from distil import Store
 
 Progress = Callable[[int], None]
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from distil import Example, Prediction
 
 if TYPE_CHECKING:
-    from distil.store.sqlite import Store
+    from distil import Store
 
 logger = logging.getLogger("distil_ray")
 

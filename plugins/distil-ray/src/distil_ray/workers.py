@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from distil import Example, Prediction, student_predictions
+from distil import Example, PluginHost, Prediction, set_host, student_predictions
 
 from .shards import result_key, write_parquet_rows
 
@@ -57,9 +57,7 @@ def use_plugins(plugins: list[tuple[str, str]]) -> None:
     key = tuple((name, module) for name, module in plugins)
     if key == _HOST_KEY:
         return
-    import distil.plugins
-
-    distil.plugins.set_host(distil.PluginHost(entry_points=False, modules=list(key)))
+    set_host(PluginHost(entry_points=False, modules=list(key)))
     _HOST_KEY = key
 
 
