@@ -61,6 +61,14 @@ def test_multilabel_examples_without_labels_teach_none(tmp_path: Path):
     assert len(empty) >= 10
     assert sum(not p.output.labels for p in empty) / len(empty) >= 0.8
     assert all(set(p.output.scores) == set(task.labels) for p in predicted)  # no hidden label
+    # Confidence is the toolkit's rule, as for every student: the weakest "yes", else the weakest
+    # "no" (it used to be a rescaled distance from the threshold).
+    for p in predicted:
+        scores = [p.output.scores[label] for label in task.labels]
+        if p.output.labels:
+            assert p.confidence == min(p.output.scores[label] for label in p.output.labels)
+        else:
+            assert p.confidence == pytest.approx(1.0 - max(scores))
 
 
 def test_many_fits_in_one_process_give_the_same_model(shared_data):
@@ -82,17 +90,34 @@ def test_save_writes_fasttexts_format_and_readable_meta(shared_data, tmp_path: P
     assert sorted(p.name for p in (tmp_path / "model").iterdir()) == ["meta.json", "model.fasttext"]
     meta = json.loads((tmp_path / "model" / "meta.json").read_text())
     assert meta["format"] == "distil-fasttext.textcat/1"
-    assert meta["task"] == {"labels": ["ham", "spam"], "multilabel": False}
+    assert meta["task"] == SPAM.describe()
     assert meta["config"]["dim"] == 8
     assert FastTextStudent.load(tmp_path / "model").config.dim == 8
 
 
+def test_a_model_saved_before_meta_json_named_the_task_kind_still_loads(tmp_path: Path):
+    student = make_textcat(dim=8)
+    student.fit(SPAM, gold_pairs(SPAM, load_split("sms_spam", "train", limit=100)))
+    student.save(tmp_path)
+    meta = json.loads((tmp_path / "meta.json").read_text())
+    meta["task"] = {"labels": ["ham", "spam"], "multilabel": False}  # the old file's task
+    del meta["student"]
+    (tmp_path / "meta.json").write_text(json.dumps(meta))
+    loaded = FastTextStudent.load(tmp_path)
+    assert loaded.task is not None and loaded.task.describe() == SPAM.describe()
+    texts = [
+        distil.Example(id="a", text="WINNER!! claim your prize now"),
+        distil.Example(id="b", text="see you at lunch tomorrow? 🙂"),
+    ]
+    assert [p.output for p in loaded.predict(texts)] == [p.output for p in student.predict(texts)]
+
+
 def test_loading_a_folder_that_is_not_a_saved_student_says_so(tmp_path: Path):
-    with pytest.raises(distil.DataError, match=r"not a saved fasttext\.textcat student"):
+    with pytest.raises(distil.DataError, match=r"meta\.json is missing.*fasttext\.textcat"):
         FastTextStudent.load(tmp_path)
     (tmp_path / "model.fasttext").write_bytes(b"")
     (tmp_path / "meta.json").write_text('{"format": "distil-sklearn.textcat/1"}')
-    with pytest.raises(distil.DataError, match="saved by another student"):
+    with pytest.raises(distil.DataError, match="not written by this version"):
         FastTextStudent.load(tmp_path)
 
 
@@ -119,7 +144,7 @@ def test_bad_settings_are_config_errors_naming_the_key():
 
 
 def test_predicting_before_fitting_says_what_to_do():
-    with pytest.raises(RuntimeError, match="fit or load the student"):
+    with pytest.raises(distil.NotFittedError, match=r"call fit\(\) or load\(\)"):
         make_textcat().predict([distil.Example(id="a", text="hi")])
 
 

@@ -7,6 +7,11 @@ it a good first student next to scikit-learn's.
 * Exclusive tasks use fastText's softmax loss; multi-label tasks its one-vs-all loss with a
   decision ``threshold`` per label. An example with no label gets a hidden ``none`` label so it
   still teaches every label's "no".
+* Confidence follows core's toolkit rule (:func:`distil.label_confidence`), as every student
+  does: exclusive, the chosen label's probability; multi-label, the smallest probability among
+  the chosen labels, or ``1 - max(p)`` with none chosen. (Before, multi-label confidence was the
+  weakest decision's distance from the threshold, rescaled: not a probability, so a cascade
+  threshold and the calibration report read it differently from the other students'.)
 * Labels are written as their index (``__label__3``), so any label string works.
 * Texts are lowercased (``lowercase``) and split into words and punctuation before fastText sees
   them; fastText splits on whitespace only.
@@ -27,7 +32,6 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -186,30 +190,17 @@ class FastTextStudent(distil.Student):
             label[len("__label__") :]: min(1.0, max(0.0, float(p)))
             for label, p in zip(labels, probs, strict=True)
         }
-        scores = {label: raw.get(str(i), 0.0) for i, label in enumerate(task.labels)}
-        if task.multilabel:
-            chosen = [label for label in task.labels if scores[label] >= self.config.threshold]
-            # Confidence: how far the least certain decision is from the threshold, as [0, 1].
-            margins = [
-                (s - self.config.threshold) / (1 - self.config.threshold)
-                if s >= self.config.threshold
-                else (self.config.threshold - s) / self.config.threshold
-                for s in scores.values()
-            ]
-            confidence = min(margins)
-        else:
-            total = sum(scores.values()) or 1.0
-            scores = {label: s / total for label, s in scores.items()}
-            top = max(task.labels, key=lambda label: scores[label])
-            chosen, confidence = [top], scores[top]
-        return distil.StudentPrediction(
-            distil.Categories.trusted(chosen, scores), min(1.0, max(0.0, confidence))
+        row = [raw.get(str(i), 0.0) for i in range(len(task.labels))]
+        if not task.multilabel:  # the hidden labels' share and the 1e-5s: renormalise
+            total = sum(row) or 1.0
+            row = [p / total for p in row]
+        (prediction,) = distil.categories_predictions(
+            task.labels, [row], multilabel=task.multilabel, thresholds=self.config.threshold
         )
+        return prediction
 
     def _require_fitted(self) -> distil.TextCat:
-        if self.task is None or self._model is None:
-            raise RuntimeError(f"{self.name}: fit or load the student before predicting")
-        return self.task
+        return distil.require_fitted(self, self._model, task_type=distil.TextCat)
 
     # -- save / load ---------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
@@ -217,36 +208,30 @@ class FastTextStudent(distil.Student):
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         self._model.save_model(str(folder / MODEL_FILE))
-        meta = {
-            "format": FORMAT,
-            "task": {"labels": task.labels, "multilabel": task.multilabel},
-            "config": asdict(self.config),
-            "versions": {"fasttext": _version("fasttext"), "distil": _version("distil")},
-        }
-        (folder / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        distil.write_meta(
+            folder,
+            format=FORMAT,
+            student=self.name,
+            task=task.describe(),
+            config=asdict(self.config),
+            versions=distil.package_versions("fasttext", "distil"),
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> FastTextStudent:
         folder = Path(path)
-        meta_path = folder / META_FILE
-        if not meta_path.is_file() or not (folder / MODEL_FILE).is_file():
-            raise distil.DataError(
-                f"{folder}: not a saved fasttext.textcat student ({META_FILE} and {MODEL_FILE} "
-                "expected)"
-            )
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise distil.DataError(f"{meta_path}: not valid JSON ({exc.msg})") from None
-        if meta.get("format") != FORMAT:
-            raise distil.DataError(
-                f"{meta_path}: format {meta.get('format')!r} is not {FORMAT!r}: saved by another "
-                "student or version"
-            )
-        student = cls(FastTextConfig(**meta["config"]))
-        student.task = distil.TextCat(
-            list(meta["task"]["labels"]), multilabel=bool(meta["task"]["multilabel"])
+        meta = distil.read_meta(
+            folder, who=f"{cls.name} (distil-fasttext)", expected_format=FORMAT, needs=[MODEL_FILE]
         )
+        student = cls(FastTextConfig(**meta["config"]))
+        described = meta["task"]
+        if isinstance(described, dict) and "kind" not in described:
+            # Saved before meta.json held task.describe(): labels and multilabel only.
+            described = {"kind": "textcat", **described}
+        task = distil.task_from_description(described, source=folder / META_FILE)
+        if not isinstance(task, distil.TextCat):
+            raise distil.DataError(f"{folder / META_FILE}: {cls.name} saved a {task.kind} task")
+        student.task = task
         student._model = _load(folder / MODEL_FILE)
         return student
 
@@ -267,10 +252,3 @@ def _load(path: Path) -> Any:
     from fasttext.FastText import _FastText  # load_model without its deprecation warning
 
     return _FastText(model_path=str(path))
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None

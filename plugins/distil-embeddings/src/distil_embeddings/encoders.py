@@ -21,7 +21,6 @@ import shutil
 import tempfile
 import threading
 import weakref
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -230,11 +229,8 @@ def bag_encoder(model: Any) -> Any:
 
 
 def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
+    return distil.package_versions(dist)[dist]
 
 
 def versions(*dists: str) -> dict[str, str | None]:
-    return {dist: _version(dist) for dist in dists}
+    return distil.package_versions(*dists)

@@ -9,7 +9,13 @@ exact words and spellings (product names, codes) an embedding blurs.
 
 The fitted parts are saved with skops, never pickled, and loaded only when every type in the file
 is on :data:`TRUSTED_TYPES`; the rest (label columns, thresholds) goes to the student's meta.json.
-BLAS runs on one thread while fitting and scoring (see ``one_blas_thread``).
+BLAS runs on one thread while fitting and scoring.
+
+The plumbing the scikit-learn student has too is not copied here: the label columns, the
+confidence rule and the dev scores come from core's student toolkit (:func:`distil.label_columns`,
+:func:`distil.categories_predictions`, :func:`distil.dev_scores`), the skops trusted load, the
+one-BLAS-thread context and the column placement from :mod:`distil_sklearn.linear` (this package
+depends on distil-sklearn for them).
 """
 
 from __future__ import annotations
@@ -18,8 +24,17 @@ from pathlib import Path
 from typing import Any
 
 import distil
+from distil_sklearn.linear import (
+    UntrustedModelError,
+    load_trusted,
+    one_blas_thread,
+    place_columns,
+    plain_vocabulary,
+)
 
 from .config import HeadConfig
+
+__all__ = ["TRUSTED_TYPES", "Head", "UntrustedModelError"]
 
 HEAD_FILE = "head.skops"
 
@@ -44,10 +59,6 @@ TRUSTED_TYPES: tuple[str, ...] = (
 WORD_NGRAMS = (1, 2)
 CHAR_NGRAMS = (2, 5)
 MAX_FEATURES = 200_000
-
-
-class UntrustedModelError(distil.DataError):
-    """A saved head contains types this package does not trust; it was not loaded."""
 
 
 class Head:
@@ -78,51 +89,25 @@ class Head:
         from sklearn.linear_model import LogisticRegression
         from sklearn.multiclass import OneVsRestClassifier
 
-        labels = self.task.labels
+        learnable = distil.label_columns(self.task, targets, who)
+        y = np.asarray(learnable.targets(targets), dtype=np.int64)
         classifier: Any = LogisticRegression(
             C=self.config.C, class_weight=self.config.class_weight, max_iter=self.config.max_iter
         )
-        if self.task.multilabel:
-            indicator = np.zeros((len(texts), len(labels)), dtype=np.int64)
-            for row, idx in enumerate(targets):
-                indicator[row, idx] = 1
-            positives = indicator.sum(axis=0)
-            columns = [j for j in range(len(labels)) if 0 < positives[j] < len(texts)]
-            if not columns:
-                raise ValueError(
-                    f"{who}: a multi-label task needs at least one label that some, but not all, "
-                    "training examples carry; every label here is always or never present"
-                )
-            self.constant = {
-                j: float(positives[j] > 0) for j in range(len(labels)) if j not in columns
-            }
-            y = indicator[:, columns] if len(columns) > 1 else indicator[:, columns[0]]
-            if len(columns) > 1:
-                classifier = OneVsRestClassifier(classifier)
-            seen = [labels[j] for j in range(len(labels)) if positives[j] > 0]
-        else:
-            y = np.array([idx[0] for idx in targets], dtype=np.int64)
-            present = sorted(set(y.tolist()))
-            if len(present) < 2:
-                others = [x for x in labels if x != labels[present[0]]]
-                raise ValueError(
-                    f"{who}: training needs at least two labels, but every training example is "
-                    f"labelled {labels[present[0]]!r}; add examples of {others}"
-                )
-            columns = present
-            seen = [labels[j] for j in present]
+        if self.task.multilabel and len(learnable.columns) > 1:
+            classifier = OneVsRestClassifier(classifier)
         with one_blas_thread():
             if self.config.tfidf:
                 self._fit_tfidf(texts)
             classifier.fit(self.features(texts, vectors), y)
-        if not self.task.multilabel:
-            columns = [int(c) for c in classifier.classes_]
         self.classifier = classifier
-        self.columns = columns
+        self.constant = learnable.constant
+        if self.task.multilabel:
+            self.columns = learnable.columns
+        else:  # the classifier's own column order (its classes_, the present labels sorted)
+            self.columns = [int(c) for c in classifier.classes_]
         return {
-            "n_labels": len(seen),
-            "n_labels_task": len(labels),
-            "labels_unseen": [x for x in labels if x not in seen],
+            **learnable.report(self.task.labels),
             "n_features": int(vectors.shape[1]) + self._n_tfidf_features(),
         }
 
@@ -134,9 +119,8 @@ class Head:
         self.char = TfidfVectorizer(analyzer="char_wb", ngram_range=CHAR_NGRAMS, **common).fit(
             texts
         )
-        # Plain-int vocabularies: skops writes them about 20x faster than numpy scalars.
         for vectorizer in (self.word, self.char):
-            vectorizer.vocabulary_ = {t: int(i) for t, i in vectorizer.vocabulary_.items()}
+            plain_vocabulary(vectorizer)
 
     def _n_tfidf_features(self) -> int:
         return sum(len(v.vocabulary_) for v in (self.word, self.char) if v is not None)
@@ -194,11 +178,7 @@ class Head:
             z -= z.max(axis=1, keepdims=True)
             np.exp(z, out=z)
             raw = z / z.sum(axis=1, keepdims=True)
-        proba = np.zeros((len(texts), len(self.task.labels)), dtype=np.float64)
-        proba[:, self.columns] = raw
-        for j, value in self.constant.items():
-            proba[:, j] = value
-        return np.clip(proba, 0.0, 1.0)
+        return place_columns(raw, len(self.task.labels), self.columns, self.constant)
 
     def _linear_map(self) -> tuple[Any, Any, Any]:
         """The fitted classifier as ``(dense (dim, k), sparse blocks or None, bias (k,))``."""
@@ -219,53 +199,23 @@ class Head:
         return self._linear
 
     def choose(self, row: list[float]) -> tuple[list[int], float]:
-        """The chosen task-label indices of one probability row, and its confidence.
-
-        Exclusive: the most probable label, and its probability. Multi-label: every label whose
-        probability reaches its threshold, and the smallest of their probabilities (the weakest
-        "yes"); with none chosen, ``1 - max(p)`` (the weakest "no").
-        """
-        if not self.task.multilabel:
-            best = max(range(len(row)), key=row.__getitem__)
-            return [best], float(row[best])
-        chosen = [j for j, p in enumerate(row) if p >= self.thresholds[j]]
-        if chosen:
-            return chosen, float(min(row[j] for j in chosen))
-        return [], float(1.0 - max(row))
+        """The chosen task-label indices of one probability row, and its confidence (the
+        toolkit's rule, :func:`distil.choose_labels`, at this head's thresholds)."""
+        return distil.choose_labels(
+            row, multilabel=self.task.multilabel, thresholds=self.thresholds
+        )
 
     def predictions(self, proba: Any) -> list[distil.StudentPrediction]:
-        """One prediction per probability row, with a score for every task label.
-
-        Outputs are built with ``Categories.trusted``: labels and scores come from the fitted head
-        and the task, so re-validating them would only cost time.
-        """
-        labels = self.task.labels
-        rows = proba.tolist()
-        construct = distil.Categories.trusted
-        results = []
-        if not self.task.multilabel:
-            for row, j in zip(rows, proba.argmax(axis=1).tolist(), strict=True):
-                output = construct([labels[j]], dict(zip(labels, row, strict=True)))
-                results.append(distil.StudentPrediction(output, row[j]))
-            return results
-        for row in rows:
-            chosen, confidence = self.choose(row)
-            output = construct([labels[j] for j in chosen], dict(zip(labels, row, strict=True)))
-            results.append(distil.StudentPrediction(output, confidence))
-        return results
+        """One prediction per probability row, with a score for every task label."""
+        return distil.categories_predictions(
+            self.task.labels, proba, multilabel=self.task.multilabel, thresholds=self.thresholds
+        )
 
     def dev_scores(self, proba: Any, targets: list[list[int]]) -> dict[str, float]:
         predicted = [set(self.choose(row)[0]) for row in proba.tolist()]
-        gold = [set(t) for t in targets]
-        accuracy = sum(p == g for p, g in zip(predicted, gold, strict=True)) / len(gold)
-        scores = {"dev_accuracy": round(accuracy, 4)}
-        if self.task.multilabel:
-            tp = sum(len(p & g) for p, g in zip(predicted, gold, strict=True))
-            n_pred, n_gold = sum(map(len, predicted)), sum(map(len, gold))
-            scores["dev_micro_f1"] = (
-                round(2 * tp / (n_pred + n_gold), 4) if n_pred + n_gold else 0.0
-            )
-        return scores
+        return distil.dev_scores(
+            predicted, [set(t) for t in targets], multilabel=self.task.multilabel
+        )
 
     # -- files -------------------------------------------------------------------------------------
     def save(self, folder: Path) -> dict[str, Any]:
@@ -285,20 +235,12 @@ class Head:
         cls, folder: Path, config: HeadConfig, task: distil.TextCat, meta: dict[str, Any]
     ) -> Head:
         """The head saved in ``folder``; refuses a file holding a type not on TRUSTED_TYPES."""
-        import skops.io as sio
-
         path = folder / HEAD_FILE
         if not path.is_file():
-            raise FileNotFoundError(f"{path} is missing: {folder} is not a saved embedding student")
-        untrusted = sio.get_untrusted_types(file=path)
-        refused = sorted(set(untrusted) - set(TRUSTED_TYPES))
-        if refused:
-            raise UntrustedModelError(
-                f"{path}: refusing to load: it contains types distil-embeddings does not trust: "
-                f"{refused}. Only load models saved by distil-embeddings; retrain the student if "
-                "the file came from elsewhere."
+            raise distil.MissingModelFileError(
+                f"{path} is missing: {folder} is not a saved embedding student"
             )
-        parts = sio.load(path, trusted=list(untrusted))
+        parts = load_trusted(path, TRUSTED_TYPES, "distil-embeddings")
         head = cls(config, task)
         head.classifier, head.word, head.char = parts["classifier"], parts["word"], parts["char"]
         head.columns = [int(j) for j in meta["columns"]]
@@ -312,14 +254,3 @@ def _expit(z: Any) -> Any:
     import numpy as np
 
     return 0.5 * (1.0 + np.tanh(0.5 * z))
-
-
-def one_blas_thread() -> Any:
-    """A context that limits BLAS/OpenMP to one thread.
-
-    The head's products are small (a few hundred features); on a busy 2-core machine BLAS threads
-    only oversubscribe (the scikit-learn student measured lbfgs 70x slower that way).
-    """
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1)

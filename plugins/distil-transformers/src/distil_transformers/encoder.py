@@ -12,12 +12,10 @@ touches a hub either. The training loop is in :mod:`training`.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -168,8 +166,7 @@ class Encoder:
         save_file(state, str(folder / WEIGHTS_FILE), metadata={"format": str(meta["format"])})
         self.body.config.save_pretrained(str(folder))
         self.tokenizer.save_pretrained(str(folder))
-        meta = {**meta, "dropout": self.dropout, "versions": versions()}
-        (folder / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        distil.write_meta(folder, **meta, dropout=self.dropout, versions=versions())
 
     @classmethod
     def load(cls, folder: Path, n_outputs: int, dropout: float) -> Encoder:
@@ -192,17 +189,14 @@ class Encoder:
 
 
 def read_meta(cls_name: str, folder: Path, fmt: str) -> dict[str, Any]:
-    """``meta.json`` of a saved student, after checking the folder holds what ``load`` needs."""
-    for required in (folder / META_FILE, folder / WEIGHTS_FILE, folder / "config.json"):
-        if not required.is_file():
-            raise FileNotFoundError(f"{required} is missing: {folder} is not a {cls_name} model")
-    meta: dict[str, Any] = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
-    if meta.get("format") != fmt:
-        raise distil.DataError(
-            f"{folder / META_FILE}: format {meta.get('format')!r} is not {fmt!r}; it was not "
-            "written by this version of distil-transformers"
-        )
-    return meta
+    """``meta.json`` of a saved student, after checking the folder holds what ``load`` needs
+    (:func:`distil.read_meta`: a missing file or a bad meta.json is an error naming it)."""
+    return distil.read_meta(
+        folder,
+        who=f"{cls_name} of distil-transformers",
+        expected_format=fmt,
+        needs=[WEIGHTS_FILE, "config.json"],
+    )
 
 
 # -- token rows ------------------------------------------------------------------------------------
@@ -251,31 +245,6 @@ def predict_batches(
 
 
 def versions() -> dict[str, str | None]:
-    found: dict[str, str | None] = {}
-    for dist in ("distil", "distil-transformers", "torch", "transformers", "safetensors"):
-        try:
-            found[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            found[dist] = None
-    return found
-
-
-def rebuild_task(described: dict[str, Any]) -> distil.Task:
-    """The task a saved student was trained for, from ``task.describe()``."""
-    kind = described.get("kind")
-    common = {
-        "descriptions": described.get("descriptions") or None,
-        "instructions": described.get("instructions"),
-    }
-    if kind == "textcat":
-        return distil.TextCat(
-            described["labels"], multilabel=bool(described.get("multilabel", False)), **common
-        )
-    candidates: list[type[distil.SpanTask]] = [distil.SpanTask, *distil.SpanTask.__subclasses__()]
-    for cls in candidates:
-        if cls.kind == kind:
-            try:
-                return cls(described["labels"], **common)
-            except TypeError:
-                continue
-    raise distil.DataError(f"a saved transformers student names an unknown task kind {kind!r}")
+    return distil.package_versions(
+        "distil", "distil-transformers", "torch", "transformers", "safetensors"
+    )

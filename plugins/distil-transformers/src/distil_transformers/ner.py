@@ -27,7 +27,6 @@ from .encoder import (
     length_limit,
     predict_batches,
     read_meta,
-    rebuild_task,
     sized_max_length,
 )
 from .training import Evaluation, train
@@ -210,9 +209,7 @@ class TransformersNer(distil.Student):
         return [r for r in results if r is not None]
 
     def _require_fitted(self) -> distil.Task:
-        if self.task is None or self._encoder is None:
-            raise RuntimeError(f"{self.name}: the student is not trained; call fit() or load()")
-        return self.task
+        return distil.require_fitted(self, self._encoder)
 
     # -- persistence ---------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
@@ -235,7 +232,7 @@ class TransformersNer(distil.Student):
         folder = Path(path)
         meta = read_meta(cls.__name__, folder, FORMAT)
         student = cls(EncoderConfig.from_dict({**meta["config"], "model_path": None}))
-        student.task = rebuild_task(meta["task"])
+        student.task = distil.task_from_description(meta["task"], source=folder / "meta.json")
         student.tags = list(meta["tags"])
         student.max_length = int(meta.get("max_length") or student.config.max_length or 128)
         student.report = dict(meta.get("fit_report") or {})

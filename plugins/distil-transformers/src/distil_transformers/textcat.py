@@ -21,7 +21,6 @@ from .encoder import (
     length_limit,
     predict_batches,
     read_meta,
-    rebuild_task,
     sized_max_length,
     token_ids,
 )
@@ -34,8 +33,8 @@ class TransformersTextcat(distil.Student):
     """Fine-tuned encoder for ``textcat`` tasks.
 
     Every prediction scores every task label (softmax probabilities for exclusive tasks, sigmoid
-    probabilities for multi-label ones) and has a confidence: exclusive, the probability of the
-    chosen label; multi-label with labels chosen, the smallest probability among them (the weakest
+    probabilities for multi-label ones) and has the toolkit's confidence
+    (:func:`distil.label_confidence`): exclusive, the probability of the chosen label; multi-label with labels chosen, the smallest probability among them (the weakest
     "yes"); multi-label with none chosen, ``1 - max(p)`` (the weakest "no").
     """
 
@@ -144,15 +143,12 @@ class TransformersTextcat(distil.Student):
         task = self._require_fitted()
         if not examples:
             return []
-        labels = task.labels
-        results = []
-        for row in self._probabilities([e.text for e in examples]):
-            chosen, confidence = self._choose(row)
-            output = distil.Categories.trusted(
-                [labels[j] for j in chosen], dict(zip(labels, row, strict=True))
-            )
-            results.append(distil.StudentPrediction(output, confidence))
-        return results
+        return distil.categories_predictions(
+            task.labels,
+            self._probabilities([e.text for e in examples]),
+            multilabel=task.multilabel,
+            thresholds=self.threshold,
+        )
 
     def _probabilities(self, texts: list[str]) -> list[list[float]]:
         """Probabilities per task label, one row per text, in input order."""
@@ -169,19 +165,13 @@ class TransformersTextcat(distil.Student):
         return out
 
     def _choose(self, row: list[float]) -> tuple[list[int], float]:
+        """The toolkit's choice and confidence rule (:func:`distil.choose_labels`), at the one
+        global threshold."""
         task = self._require_fitted()
-        if not task.multilabel:
-            best = max(range(len(row)), key=row.__getitem__)
-            return [best], float(row[best])
-        chosen = [j for j, p in enumerate(row) if p >= self.threshold]
-        if chosen:
-            return chosen, float(min(row[j] for j in chosen))
-        return [], float(1.0 - max(row))
+        return distil.choose_labels(row, multilabel=task.multilabel, thresholds=self.threshold)
 
     def _require_fitted(self) -> distil.TextCat:
-        if self.task is None or self._encoder is None:
-            raise RuntimeError(f"{self.name}: the student is not trained; call fit() or load()")
-        return self.task
+        return distil.require_fitted(self, self._encoder, task_type=distil.TextCat)
 
     # -- persistence ---------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
@@ -203,7 +193,7 @@ class TransformersTextcat(distil.Student):
     def load(cls, path: str | Path) -> TransformersTextcat:
         folder = Path(path)
         meta = read_meta(cls.__name__, folder, FORMAT)
-        task = rebuild_task(meta["task"])
+        task = distil.task_from_description(meta["task"], source=folder / "meta.json")
         assert isinstance(task, distil.TextCat)
         student = cls(EncoderConfig.from_dict({**meta["config"], "model_path": None}))
         student.task = task
