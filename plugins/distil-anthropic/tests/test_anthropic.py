@@ -25,7 +25,7 @@ from confection import Config
 import distil
 from distil.testing.loopback import Fault, LoopbackLLM
 from distil.testing.loopback_anthropic import error_body, install_anthropic
-from distil.testing.teachers import ProviderConformance, TeacherConformance
+from distil.testing.teachers import LoopbackBackend, ProviderConformance, TeacherConformance
 from distil_anthropic.plugin import make_anthropic_provider
 from distil_anthropic.provider import AnthropicProvider
 
@@ -99,13 +99,21 @@ def fail_with(provider: AnthropicProvider, text: str = "hello") -> distil.Provid
 class TestProviderConformance(ProviderConformance):
     @pytest.fixture
     def provider(self, server: LoopbackLLM) -> AnthropicProvider:
-        return make_provider(server)
+        return make_provider(server, timeout=2.0)  # below the backend's 2.5 s hold
+
+    @pytest.fixture
+    def backend(self, server: LoopbackLLM) -> LoopbackBackend:
+        return LoopbackBackend(server, hold_s=2.5)
 
 
 class TestTeacherConformance(TeacherConformance):
     @pytest.fixture
     def teacher(self, server: LoopbackLLM) -> distil.Teacher:
         return distil.PromptTeacher(make_provider(server), concurrency=8)
+
+    @pytest.fixture
+    def backend(self, server: LoopbackLLM) -> LoopbackBackend:
+        return LoopbackBackend(server)
 
     def test_labels_follow_the_loopback_model(
         self, predictions: list[distil.Prediction], examples: list[distil.Example]

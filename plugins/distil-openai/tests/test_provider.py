@@ -15,7 +15,7 @@ import distil
 from distil.testing import load_split
 from distil.testing.loopback import Fault, LoopbackLLM
 from distil.testing.loopback_openai import install_openai
-from distil.testing.teachers import ProviderConformance, TeacherConformance
+from distil.testing.teachers import LoopbackBackend, ProviderConformance, TeacherConformance
 from distil_openai.provider import OpenAIProvider
 from distil_openai.wire import strict_schema
 
@@ -39,11 +39,19 @@ class TestOpenAITeacherConformance(TeacherConformance):
     def teacher(self, make_provider: MakeProvider) -> distil.Teacher:
         return distil.PromptTeacher(make_provider(), concurrency=8)
 
+    @pytest.fixture
+    def backend(self, server: LoopbackLLM) -> LoopbackBackend:
+        return LoopbackBackend(server)
+
 
 class TestOpenAIProviderConformance(ProviderConformance):
     @pytest.fixture
     def provider(self, make_provider: MakeProvider) -> distil.Provider:
-        return make_provider()
+        return make_provider(timeout=2.0)  # below the backend's 2.5 s hold: a real timeout
+
+    @pytest.fixture
+    def backend(self, server: LoopbackLLM) -> LoopbackBackend:
+        return LoopbackBackend(server, hold_s=2.5)
 
 
 def test_importing_the_plugin_does_not_import_the_sdk() -> None:

@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..errors import BudgetExceeded, RateLimitError, TransientProviderError
+from ..errors import BudgetExceeded, ProviderError, RateLimitError, TransientProviderError
 from ..records import Completion, Prompt, Usage
 from .ledger import Ledger
 from .limits import RateLimiter
@@ -159,6 +159,12 @@ class Execution:
                 continue
             finally:
                 self._reserved -= est_cost
+            if len(completions) != n:  # a provider bug: say so, not zip()'s "shorter than"
+                raise ProviderError(
+                    f"{self.provider.describe()} answered {len(completions)} of {n} prompts "
+                    "in one complete_batch call: a provider must return one completion per "
+                    "prompt, in order"
+                )
             elapsed = (time.perf_counter() - started) / max(1, n)
             actual = sum(c.usage.input_tokens + c.usage.output_tokens for c in completions)
             self.limiter.settle(est_in + est_out, actual or est_in + est_out)

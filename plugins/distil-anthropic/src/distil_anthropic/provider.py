@@ -23,7 +23,6 @@ import os
 import re
 import time
 import weakref
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import distil
@@ -41,32 +40,8 @@ _FINISH = {
     "tool_use": "stop",
     "stop_sequence": "stop",
 }
-_TRANSIENT = {408, 409, 425, 500, 502, 503, 504, 529}
 #: Batch result types that a later attempt may turn into an answer.
 _RETRYABLE_ERRORS = {"api_error", "overloaded_error", "timeout_error", "rate_limit_error"}
-
-
-def _retry_after(headers: Any) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` / ``Retry-After`` (seconds or an HTTP date)."""
-    if headers is None:
-        return None
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(0.0, float(ms) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
 
 
 class AnthropicProvider(distil.Provider):
@@ -322,20 +297,20 @@ class AnthropicProvider(distil.Provider):
             kind = getattr(exc, "type", None) or "error"
             detail = getattr(exc, "api_message", None) or exc.message
             request_id = getattr(exc, "request_id", None)
-            message = REDACTOR.redact(
-                f"{where}: HTTP {status} {kind}: {detail}"
-                + (f" (request-id {request_id})" if request_id else "")
+            message = f"{where}: HTTP {status} {kind}: {detail}" + (
+                f" (request-id {request_id})" if request_id else ""
             )
-            retry_after = _retry_after(exc.response.headers)
-            if status == 429:
-                return distil.RateLimitError(message, retry_after=retry_after, status=status)
-            if status in _TRANSIENT or status >= 500:
-                return distil.TransientProviderError(
-                    message, retry_after=retry_after, status=status
-                )
-            if status in (401, 403):
-                message += f"; check the key in ${self.api_key_env}"
-            return distil.ProviderError(message)
+            hint = f"check the key in ${self.api_key_env}"
+            # core's one mapping: 429 → RateLimitError, 408/409/425/5xx (529) → transient
+            # (both with Retry-After as seconds or a date), any other status → permanent.
+            return distil.http_error(
+                status,
+                exc.response.headers,
+                where=where,
+                message=message,
+                hints={401: hint, 403: hint},
+                redact=REDACTOR.redact,
+            )
         if isinstance(exc, anthropic.APITimeoutError):
             return distil.TransientProviderError(
                 f"{where}: no answer within {self.timeout:g} s (teacher.provider.timeout)"

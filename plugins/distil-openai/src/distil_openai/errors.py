@@ -9,8 +9,6 @@ server may echo the key it rejected.
 
 from __future__ import annotations
 
-import email.utils
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,56 +16,24 @@ import distil
 
 from .secrets import redact
 
-TRANSIENT_STATUSES = frozenset({408, 409})
-
-
-def retry_after(headers: Mapping[str, str] | None) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date)."""
-    if not headers:
-        return None
-    lowered = {k.lower(): v for k, v in headers.items()}
-    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        value = lowered.get(name)
-        if value is None:
-            continue
-        try:
-            return max(0.0, float(value) / divisor)
-        except ValueError:
-            pass
-    value = lowered.get("retry-after")
-    if value:
-        parsed = email.utils.parsedate_tz(value)
-        if parsed is not None:
-            return max(0.0, email.utils.mktime_tz(parsed) - time.time())
-    return None
-
-
-def _server_message(body: Any) -> str:
-    if isinstance(body, Mapping):
-        inner = body.get("error", body)
-        if isinstance(inner, Mapping) and inner.get("message"):
-            return str(inner["message"])
-    return ""
+#: A sentence added to the message of a permanent error, by status.
+HINTS = {
+    401: "check the key in the environment variable named by api_key_env",
+    403: "check the key in the environment variable named by api_key_env",
+    404: "check the model name and base_url",
+}
 
 
 def from_status(
     status: int, body: Any, headers: Mapping[str, str] | None = None, *, what: str = "request"
 ) -> distil.ProviderError:
-    """The distil error for an HTTP error status (live call or batch result line)."""
-    message = _server_message(body) or "no error message"
-    text = redact(f"openai.chat: the {what} failed with HTTP {status}: {message}")
-    wait = retry_after(headers)
-    if status == 429:
-        return distil.RateLimitError(text, retry_after=wait, status=status)
-    if status in TRANSIENT_STATUSES or status >= 500:
-        return distil.TransientProviderError(text, retry_after=wait, status=status)
-    if status in {401, 403}:
-        text += " (check the key in the environment variable named by api_key_env)"
-    elif status == 404:
-        text += " (check the model name and base_url)"
-    error = distil.ProviderError(text)
-    error.status = status  # type: ignore[attr-defined]
-    return error
+    """The distil error for an HTTP error status (live call or batch result line).
+
+    The mapping (and ``Retry-After`` as seconds or a date) is core's :func:`distil.http_error`,
+    shared with every provider."""
+    return distil.http_error(
+        status, headers, body, where=f"openai.chat ({what})", hints=HINTS, redact=redact
+    )
 
 
 def from_exception(exc: BaseException) -> distil.ProviderError:
@@ -79,7 +45,7 @@ def from_exception(exc: BaseException) -> distil.ProviderError:
     if isinstance(exc, openai.APIStatusError):
         return from_status(exc.status_code, exc.body, exc.response.headers)
     if isinstance(exc, openai.APITimeoutError):
-        return distil.TransientProviderError("openai.chat: the request timed out")
+        return distil.timeout_error("openai.chat")
     if isinstance(exc, openai.APIConnectionError):
         cause = exc.__cause__
         detail = f" ({type(cause).__name__})" if cause is not None else ""
