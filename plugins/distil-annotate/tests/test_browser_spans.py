@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 
 from distil import Prediction, Span, Spans, Store
 from distil.annotate import resolve_answers
+from distil_annotate.testing import SELECT
 
 LABELS = ["PER", "ORG", "LOC", "MISC"]
 SOURCE = "teacher:test.unicode-ner#prompt=fixed"
@@ -59,23 +60,7 @@ def units(text: str, point: int) -> int:
     return len(text[:point].encode("utf-16-le")) // 2
 
 
-#: Select between two UTF-16 offsets of the card's text, then release the mouse (Alt or not).
-SELECT_UNITS = """([start, end, alt]) => {
-  const box = document.getElementById('text');
-  const walker = document.createTreeWalker(box, NodeFilter.SHOW_TEXT);
-  const range = document.createRange();
-  let node, started = false;
-  while ((node = walker.nextNode())) {
-    const base = Number(node.parentElement.dataset.start);
-    const len = node.textContent.length;
-    if (!started && start < base + len) { range.setStart(node, start - base); started = true; }
-    if (started && end <= base + len) { range.setEnd(node, end - base); break; }
-  }
-  const sel = window.getSelection();
-  sel.removeAllRanges();
-  sel.addRange(range);
-  document.dispatchEvent(new MouseEvent('mouseup', {bubbles: true, altKey: alt}));
-}"""
+SELECT_UNITS = SELECT  # offsets in UTF-16 code units, as the DOM counts them
 
 
 @pytest.fixture(scope="module")

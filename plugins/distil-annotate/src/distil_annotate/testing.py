@@ -118,9 +118,10 @@ class Server:
 
 
 # -- browser helpers (Playwright pages; playwright is imported only when used) --
-#: JS for page.evaluate: select the text between two character offsets of the card, then
-#: release the mouse (what a person's drag does).
-SELECT = """([start, end]) => {
+#: JS for page.evaluate: select the text between two offsets of the card's text as the DOM counts
+#: them (UTF-16 code units: the same as code points for text without emoji), then release the
+#: mouse (what a person's drag does), with Alt held when a third argument is true.
+SELECT = """([start, end, alt]) => {
   const box = document.getElementById('text');
   const walker = document.createTreeWalker(box, NodeFilter.SHOW_TEXT);
   const range = document.createRange();
@@ -134,7 +135,7 @@ SELECT = """([start, end]) => {
   const sel = window.getSelection();
   sel.removeAllRanges();
   sel.addRange(range);
-  document.dispatchEvent(new MouseEvent('mouseup', {bubbles: true}));
+  document.dispatchEvent(new MouseEvent('mouseup', {bubbles: true, altKey: !!alt}));
 }"""
 
 
