@@ -73,6 +73,8 @@ _LAZY = {
     # confection and the store.
     "Project": ("distil.project", "Project"),
     "load_config": ("distil.config", "load_config"),
+    # The human answer that counts per example (undo, review, latest): what training uses.
+    "resolve_answers": ("distil.annotate.resolve", "resolve_answers"),
     "Store": ("distil.store.sqlite", "Store"),
     "read_jsonl": ("distil.store.jsonl", "read_jsonl"),
     "write_jsonl": ("distil.store.jsonl", "write_jsonl"),
@@ -178,6 +180,7 @@ __all__ = [
     "read_jsonl",
     "read_meta",
     "require_fitted",
+    "resolve_answers",
     "retry_after",
     "score_spans",
     "set_host",

@@ -381,8 +381,13 @@ def test_training_records_follow_the_train_stages_rule(tmp_path):
                 output=distil.Categories(labels=["ham"]),
                 suggestion_source=teacher,
             ),
+            # bo corrected e3 to spam, then undid it: the teacher's label counts again
+            distil.Annotation(example_id="e3", annotator="bo", answer="correct", output=spam),
         ]
     )
+    from distil.annotate.resolve import undo_event
+
+    store.add_annotation(undo_event("e3", "bo"))
     task = distil.TextCat(["ham", "spam"])
     got = training_records(store, "train", teacher)
     assert [(r.example, r.output) for r in got] == merge_labels(store, task, "train", teacher).pairs

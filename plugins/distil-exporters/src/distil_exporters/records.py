@@ -121,7 +121,9 @@ def training_records(
 ) -> list[ExportRecord]:
     """The store's training data for ``dataset`` with provenance, by ``distil train``'s rule.
 
-    Per example: the latest human answer that carries an output (``correct`` or ``accept``), else
+    Per example: the human answer that counts (:func:`distil.resolve_answers`: an undone answer
+    does not, a review settles a conflict, else the latest) when it carries an output (``correct``
+    or ``accept``), else
     the teacher's parsed answer. An example whose latest answer is ``ignore``, or ``reject`` without
     a correction, is left out, as are failed and missing teacher answers. With
     ``include_rejected`` the rejected suggestions are kept (answer ``reject``), as Prodigy's binary
@@ -129,7 +131,7 @@ def training_records(
     """
     examples = store.examples(dataset)
     teacher = store.predictions(teacher_source, dataset=dataset) if teacher_source else {}
-    human = store.latest_annotations()
+    human = distil.resolve_answers(store.annotations())  # undone answers do not count
     out: list[ExportRecord] = []
     for example in examples:
         bare = example.without_answer()
