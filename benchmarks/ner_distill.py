@@ -54,6 +54,8 @@ class Row:
     failure_rate: float | None = None
     n_test: int = 0
     note: str = ""
+    docs_per_s: float | None = None  # test rows per CPU second of this process (one core)
+    cards: tuple[int, int] | None = None  # (reviewed, changed) for the correction rows
 
 
 @dataclass
@@ -97,6 +99,10 @@ def llm_teacher(host: Any) -> distil.Teacher:
     return distil.PromptTeacher(provider)
 
 
+def cpu_rate(n: int, seconds: float) -> float:
+    return n / max(seconds, 1e-9)
+
+
 def label(teacher: distil.Teacher, task: distil.Task, examples: list[distil.Example]):
     return teacher.label(task, [ex.without_answer() for ex in examples])
 
@@ -119,10 +125,14 @@ def outputs(preds: list[distil.Prediction]) -> list[Any]:
 
 
 # -- students ------------------------------------------------------------------------------------
-def train_student(host: Any, task, pairs, test, epochs: int) -> list[distil.Spans]:
+def train_student(host: Any, task, pairs, test, epochs: int) -> tuple[list[distil.Spans], float]:
+    """Train, predict the test rows; returns the outputs and the prediction's docs per CPU second."""
     student = host.create("students", "spacy.ner.v1", max_epochs=epochs, seed=SEED)
     student.fit(task, pairs)
-    return [p.output for p in student.predict([ex.without_answer() for ex in test])]
+    texts = [ex.without_answer() for ex in test]
+    cpu = time.process_time()
+    outs = [p.output for p in student.predict(texts)]
+    return outs, cpu_rate(len(texts), time.process_time() - cpu)
 
 
 def corrected(train, teacher_out, task, n: int, seed: int):
@@ -172,11 +182,22 @@ class DatasetRun:
         self.result.notes.extend(self.comparisons(pipeline_row, llm_row, llm_test_rows))
         return self.result
 
-    def row(self, source, outs, n_train=None, failure_rate=None, rows=None, note="") -> Row:
+    def row(
+        self,
+        source,
+        outs,
+        n_train=None,
+        failure_rate=None,
+        rows=None,
+        note="",
+        speed=None,
+        cards=None,
+    ) -> Row:
         """Score ``outs`` against gold test (``rows``: which test rows they are for) as a row."""
         rows = rows if rows is not None else range(len(self.test))
         g = [self.test_gold[i] for i in rows]
-        r = Row(source, outs, self.task.score(g, outs), n_train, failure_rate, len(g), note)
+        score = self.task.score(g, outs)
+        r = Row(source, outs, score, n_train, failure_rate, len(g), note, speed, cards)
         self.result.rows.append(r)
         return r
 
@@ -185,10 +206,12 @@ class DatasetRun:
         teacher = pipeline_teacher(self.host, self.result.dataset)
         with timed(self.result, "pipeline teacher labels train + test"):
             train_out = outputs(label(teacher, self.task, self.train))
+            cpu = time.process_time()
             test_preds = label(teacher, self.task, self.test)
+            speed = cpu_rate(len(self.test), time.process_time() - cpu)
         test_rate, _ = failures(test_preds)
         source = "teacher: spaCy pipeline (en_core_web_sm + label map)"
-        teacher_row = self.row(source, outputs(test_preds), failure_rate=test_rate)
+        teacher_row = self.row(source, outputs(test_preds), failure_rate=test_rate, speed=speed)
         n_wrong = sum(
             not same_spans(out, self.task.reference(ex))
             for ex, out in zip(self.train, train_out, strict=True)
@@ -208,13 +231,17 @@ class DatasetRun:
         with timed(self.result, step):
             train_preds = label(teacher, self.task, train)
             reasks = teacher.ledger.reasks
+            cpu = time.process_time()
             test_preds = label(teacher, self.task, [self.test[i] for i in test_rows])
+            speed = cpu_rate(len(test_rows), time.process_time() - cpu)
             reasks += teacher.ledger.reasks
         per_doc = self.result.seconds[step] / max(1, len(train) + len(test_rows))
         _, train_kinds = failures(train_preds)
         test_rate, test_kinds = failures(test_preds)
         source = f"teacher: local LLM ({LLM_MODEL}) †"
-        llm_row = self.row(source, outputs(test_preds), failure_rate=test_rate, rows=test_rows)
+        llm_row = self.row(
+            source, outputs(test_preds), failure_rate=test_rate, rows=test_rows, speed=speed
+        )
         same_rows = self.task.score(
             [self.test_gold[i] for i in test_rows], [pipeline_row.outputs[i] for i in test_rows]
         )
@@ -227,22 +254,23 @@ class DatasetRun:
         )
         return llm_row, train_preds, test_rows
 
-    def student(self, source: str, pairs, failure_rate=None, note: str = "") -> Row:
+    def student(self, source: str, pairs, failure_rate=None, note: str = "", cards=None) -> Row:
         """Step 3: train the spaCy NER student on ``pairs`` and score it on all test rows."""
         with timed(self.result, source):
-            outs = train_student(self.host, self.task, pairs, self.test, self.args.epochs)
-        return self.row(source, outs, len(pairs), failure_rate, note=note)
+            outs, speed = train_student(self.host, self.task, pairs, self.test, self.args.epochs)
+        return self.row(source, outs, len(pairs), failure_rate, note=note, speed=speed, cards=cards)
 
     def students(self, pipeline_train: list[distil.Spans], llm_train_preds) -> None:
         pairs = [
             (ex.without_answer(), out) for ex, out in zip(self.train, pipeline_train, strict=True)
         ]
-        self.student("student on pipeline-teacher labels", pairs, failure_rate=0.0)
+        self.student("student on pipeline-teacher labels", pairs, failure_rate=0.0, cards=(0, 0))
         for n in CORRECTIONS:
             pairs, applied = corrected(self.train, pipeline_train, self.task, n, SEED)
             note = "" if applied == n else f"only {applied} wrong rows to correct"
             source = f"student on pipeline labels + {n} simulated corrections"
-            self.student(source, pairs, failure_rate=0.0, note=note)
+            # The oracle opens only wrong rows: every card it reviews is a change.
+            self.student(source, pairs, failure_rate=0.0, note=note, cards=(applied, applied))
         llm_rate, _ = failures(llm_train_preds)
         llm_pairs = [
             (ex.without_answer(), p.output)
@@ -319,6 +347,11 @@ def f1_cell(r: Row) -> str:
     return f"{r.score['micro_f1']:.3f} [{lo:.3f}, {hi:.3f}]"
 
 
+def _rate(docs_per_s: float) -> str:
+    """Thousands separated; two significant digits below 10 (an LLM's 0.2 docs/s is not 0)."""
+    return f"{docs_per_s:,.0f}" if docs_per_s >= 10 else f"{docs_per_s:.2g}"
+
+
 def table(results: list[Result]) -> str:
     header = ["source"]
     for res in results:
@@ -326,6 +359,8 @@ def table(results: list[Result]) -> str:
             f"{res.dataset} micro-F1 [95% CI]",
             f"{res.dataset} n train",
             f"{res.dataset} failure rate",
+            f"{res.dataset} cards / changed",
+            f"{res.dataset} docs/s (CPU)",
         ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" + "---:|" * (len(header) - 1)]
     sources = list(dict.fromkeys(r.source for res in results for r in res.rows))
@@ -334,11 +369,13 @@ def table(results: list[Result]) -> str:
         for res in results:
             r = next((r for r in res.rows if r.source == source), None)
             if r is None:
-                cells += ["—", "—", "—"]
+                cells += ["—"] * 5
                 continue
             n = "—" if r.n_train is None else f"{r.n_train}" + (f" ({r.note})" if r.note else "")
             fail = "—" if r.failure_rate is None else f"{r.failure_rate:.1%}"
-            cells += [f1_cell(r), n, fail]
+            cards = "—" if r.cards is None else f"{r.cards[0]} / {r.cards[1]}"
+            speed = "—" if r.docs_per_s is None else _rate(r.docs_per_s)
+            cells += [f1_cell(r), n, fail, cards, speed]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -377,7 +414,13 @@ def report(
         "*Simulated corrections*: gold replaces the pipeline teacher's labels of N train rows where "
         "those labels differ from gold, taken in a seeded random order — an oracle reviewer who "
         "only opens wrong rows, so this is an upper bound on what N real reviews buy. The sets are "
-        "nested (the 250 include the 100).",
+        "nested (the 250 include the 100). *cards / changed*: cards reviewed and labels changed; "
+        "the oracle here opens only wrong rows, so the two are equal (the textcat benchmark, "
+        "through `distil simulate`, reviews the queue's cards instead and most are accepts).",
+        "",
+        "*docs/s (CPU)*: test rows labelled (teachers) or predicted (students, model loaded) per "
+        "CPU second of this process (`time.process_time`, all threads), on one core "
+        "(`OMP_NUM_THREADS=1`); for the local LLM on its test rows only, model already loaded.",
         "",
         "Every student starts from en_core_web_sm's pretrained `ner` (the plugin's default), so a "
         "student trained on a handful of labels (the local-LLM rows) still finds entities: its "
@@ -403,9 +446,11 @@ def main() -> None:
     parser.add_argument("--test-limit", type=int, default=800)
     parser.add_argument("--llm-limit", type=int, default=100)
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--out", default="docs/ner.md")
+    parser.add_argument("--out", default="benchmarks/out/ner.md", help="e.g. docs/ner.md")
     args = parser.parse_args()
     command = shlex.join([".venv/bin/python", "benchmarks/ner_distill.py", *sys.argv[1:]])
+    if os.environ.get("OMP_NUM_THREADS"):
+        command = f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} {command}"
 
     started, load_start = time.perf_counter(), os.getloadavg()[0]
     host = distil.get_host()
@@ -413,6 +458,7 @@ def main() -> None:
     wall = time.perf_counter() - started
 
     text = report(results, args, command, wall, (load_start, os.getloadavg()[0]))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text, encoding="utf-8")
     print(text)
 
