@@ -253,3 +253,30 @@ def test_any_teacher_works_even_one_that_does_not_stream(task, student, examples
         Categories(labels=["spam" if "free" in ex.text.lower() else "ham"]) for ex in examples[:30]
     ]
     assert cascade.stats.sent_to_teacher == 30 and cascade.stats.teacher_cost == 0
+
+
+def test_label_settings_and_budget_reach_the_llm_inside_a_cascade(task, student) -> None:
+    """[label] is applied to the cascade's LLM: its limits, and a budget that stops it."""
+    from distil.config import LabelSection, configure_teacher
+    from distil.teach.pricing import PriceTable
+
+    provider = CountingProvider({})
+    llm = PromptTeacher(provider)
+    cascade = Cascade(student, llm, threshold=1.01)  # nothing is sure enough: all go to the LLM
+    key = provider.describe()
+    prices = PriceTable.from_config({key: {"input": 1000, "output": 1000}})  # $0.024 a call
+    configure_teacher(cascade, LabelSection(budget=0.1, concurrency=1, max_reasks=0), prices)
+    assert llm.concurrency == 1 and llm.max_reasks == 0
+    assert llm.execution is not None and llm.execution.budget == 0.1
+    sample = load_split("sms_spam", "test", limit=20)
+    with pytest.raises(distil.BudgetExceeded):
+        cascade.label(task, sample)
+    # Each call is estimated (prompt + max_tokens) before it is sent: the budget refuses the
+    # calls that could pass $0.10, so the LLM does not answer all 20 texts.
+    assert len(provider.calls) < len(sample)
+    with pytest.raises(distil.ConfigError, match=f"no price known for {key}"):
+        configure_teacher(
+            Cascade(student, PromptTeacher(provider), 0.5),
+            LabelSection(budget=1.0),
+            PriceTable.from_config({}),
+        )

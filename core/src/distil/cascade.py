@@ -132,6 +132,9 @@ class Cascade(Teacher):
         self.batch_size = batch_size
         self.stats = CascadeStats(shadow=shadow)
 
+    def inner_teachers(self) -> list[Teacher]:
+        return [self.teacher]
+
     def source(self, task: Task) -> str:
         both = f"{self.student_source}|{self.teacher.source(task)}"
         return f"cascade:{both}#threshold={self.threshold:g}"

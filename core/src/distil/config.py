@@ -462,6 +462,14 @@ def check_student_task(student: Student, task: Task, raw: Any, where: str = "") 
         ) from None
 
 
+def _llm_teachers(teacher: Teacher) -> list[PromptTeacher]:
+    """The LLM teachers inside ``teacher`` (a cascade's, at any depth)."""
+    found: list[PromptTeacher] = []
+    for inner in teacher.inner_teachers():
+        found += [inner] if isinstance(inner, PromptTeacher) else _llm_teachers(inner)
+    return found
+
+
 def configure_teacher(
     teacher: Teacher, label: LabelSection, prices: PriceTable, where: str = ""
 ) -> None:
@@ -471,6 +479,11 @@ def configure_teacher(
     with a batch API; both are config errors before any request is sent.
     """
     if not isinstance(teacher, PromptTeacher):
+        llms = _llm_teachers(teacher)
+        for llm in llms:  # a cascade: its LLM runs under the project's [label] settings
+            configure_teacher(llm, label, prices, where)
+        if llms:
+            return
         if label.budget is not None:
             raise ConfigError(f"{where}label.budget: only LLM teachers (llm.v1) have a cost")
         if label.mode == "batch":

@@ -78,6 +78,11 @@ class Teacher:
     ) -> list[Prediction]:
         raise NotImplementedError
 
+    def inner_teachers(self) -> list[Teacher]:
+        """The teachers this one asks in turn (a cascade's LLM): ``[label]`` and ``[prices]``
+        (limits, budget, retries) reach them through it. None for a teacher that answers itself."""
+        return []
+
 
 def _hash(obj: Any) -> str:
     blob = json.dumps(obj, sort_keys=True, default=str).encode("utf-8")
