@@ -60,9 +60,6 @@ def units(text: str, point: int) -> int:
     return len(text[:point].encode("utf-16-le")) // 2
 
 
-SELECT_UNITS = SELECT  # offsets in UTF-16 code units, as the DOM counts them
-
-
 @pytest.fixture(scope="module")
 def unicode_project(tmp_path_factory: pytest.TempPathFactory, make_project: Any) -> Path:
     rows, preds = [], []
@@ -111,7 +108,7 @@ def test_selected_words_are_stored_as_exactly_those_words(
         open_fix(page, server, "sel", eid)
         page.keyboard.press(str(LABELS.index(label) + 1))
         start, end = at(text, words)
-        page.evaluate(SELECT_UNITS, [units(text, start), units(text, end), False])
+        page.evaluate(SELECT, [units(text, start), units(text, end), False])
         expect(page.locator("#text .ent", has_text=words)).to_have_count(1)
         page.keyboard.press("Enter")
         expect(page.locator("#status")).to_have_text(f"saved correct for {eid}")
@@ -131,14 +128,14 @@ def test_a_mid_word_drag_snaps_to_whole_words_and_alt_keeps_it_exact(
     open_fix(page, server, "snap", "emoji")
     page.keyboard.press("4")  # MISC
     start, _ = at(text, "lew t")  # from inside "flew" to inside "to"
-    page.evaluate(SELECT_UNITS, [units(text, start), units(text, start + 5), False])
+    page.evaluate(SELECT, [units(text, start), units(text, start + 5), False])
     expect(page.locator("#text .ent[data-label=MISC]")).to_have_text("flew to")
     start, _ = at(text, "uesda")  # inside "Tuesday", Alt held: exactly what was dragged
-    page.evaluate(SELECT_UNITS, [units(text, start), units(text, start + 5), True])
+    page.evaluate(SELECT, [units(text, start), units(text, start + 5), True])
     expect(page.locator("#text .ent[data-label=MISC]")).to_have_text(["flew to", "uesda"])
     # A drag over the flag (two code points, four code units) snaps to the whole flag.
     flag = text.index("🇫🇷")
-    page.evaluate(SELECT_UNITS, [units(text, flag), units(text, flag) + 2, False])
+    page.evaluate(SELECT, [units(text, flag), units(text, flag) + 2, False])
     expect(page.locator("#text .ent[data-label=MISC]")).to_have_text(["flew to", "🇫🇷", "uesda"])
     page.keyboard.press("Enter")
     expect(page.locator("#status")).to_have_text("saved correct for emoji")
