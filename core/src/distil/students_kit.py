@@ -42,7 +42,7 @@ from typing import Any, TypeVar, overload
 from .errors import DataError
 from .records import Categories
 from .student import Student, StudentPrediction
-from .tasks import SpansTask, SpanTask, Task, TextCat
+from .tasks import Task, TextCat
 
 META_FILE = "meta.json"
 
@@ -243,36 +243,28 @@ def categories_predictions(
 
 # -- the task a saved student was trained for --------------------------------------------------------
 def task_from_description(described: Any, *, source: str | Path | None = None) -> Task:
-    """Rebuild a ``textcat``, ``ner`` or ``spans`` task from the ``task.describe()`` saved with it.
+    """Rebuild a task from the ``task.describe()`` saved with it (a student's ``meta.json``).
 
-    Labels, descriptions and instructions come back (shots are not part of a description).
-    Older saves stay readable: a ``ner`` description with ``allow_overlap: true`` (written before
-    ``spans`` was its own kind) gives a ``spans`` task. Anything else is a
-    :class:`~distil.DataError` naming ``source`` (the meta.json it came from).
+    The task class of the description's kind rebuilds it (:meth:`distil.tasks.Task.from_description`:
+    every kind defined so far, a plugin's too). Labels, descriptions and instructions come back
+    (shots are not part of a description). Older saves stay readable: a ``ner`` description with
+    ``allow_overlap: true`` (written before ``spans`` was its own kind) gives a ``spans`` task.
+    Anything else is a :class:`~distil.DataError` naming ``source`` (the meta.json it came from).
     """
     where = f"{source}: " if source is not None else ""
     if not isinstance(described, dict) or not isinstance(described.get("labels"), list):
         raise DataError(f"{where}the saved task is not a task description with a 'labels' list")
     kind = described.get("kind")
-    common: dict[str, Any] = {
-        "descriptions": described.get("descriptions") or None,
-        "instructions": described.get("instructions"),
-    }
-    labels = described["labels"]
+    if kind not in Task.known_kinds():
+        known = ", ".join(repr(k) for k in Task.known_kinds())
+        raise DataError(
+            f"{where}the saved task is of kind {kind!r}; a student can rebuild {known} tasks "
+            "(a task kind from a plugin needs that plugin installed)"
+        )
     try:
-        if kind == "textcat":
-            return TextCat(labels, multilabel=bool(described.get("multilabel", False)), **common)
-        if kind == "ner":
-            overlap = bool(described.get("allow_overlap", False))
-            return SpanTask(labels, allow_overlap=overlap, **common)
-        if kind == "spans":
-            return SpansTask(labels, **common)
-    except (TypeError, ValueError) as exc:
+        return Task.from_description(described)
+    except (TypeError, ValueError, KeyError) as exc:
         raise DataError(f"{where}the saved {kind} task cannot be rebuilt: {exc}") from None
-    raise DataError(
-        f"{where}the saved task is of kind {kind!r}; a student can rebuild 'textcat', 'ner' "
-        "and 'spans' tasks"
-    )
 
 
 # -- label columns of one-classifier-column-per-label students ---------------------------------------

@@ -51,10 +51,9 @@ def merge_labels(
     store: Store, task: Task, dataset: str, teacher_source: str | None
 ) -> TrainingData:
     """The training pairs for ``dataset``: human answers over the teacher's labels."""
-    if task.kind == "extract":  # answers per subtask, merged field by field
-        from .extract.answers import merge_extract_labels
-
-        return merge_extract_labels(store, task, dataset, teacher_source)
+    own = task.merge_labels(store, dataset, teacher_source)  # extract: per subtask, by field
+    if own is not None:
+        return own
     examples = store.examples(dataset)
     teacher = store.predictions(teacher_source, dataset=dataset) if teacher_source else {}
     from .annotate.resolve import resolve_answers
@@ -256,7 +255,7 @@ def _check_classes(task: Task, pairs: list[TrainPair], human: set[str], dataset:
     The usual cause is a teacher that answers one label for everything (a tiny LLM, a bad
     prompt); the student's own error ("needs samples of at least 2 classes") would not say that.
     """
-    if task.kind != "textcat" or getattr(task, "multilabel", False):
+    if not task.exclusive:
         return
     seen = {tuple(out.labels) for _, out in pairs if isinstance(out, Categories)}
     if len(seen) != 1 or len(pairs) < 1:

@@ -24,17 +24,25 @@ through the data, focusing on only one aspect each time"). The plan follows from
   disagree.
 
 Membership of ``fix`` is per annotator: it holds what *that* annotator rejected. The subtasks of an
-``extract`` task keep their own per-label passes only (no ``check:none``).
+``extract`` task keep their own per-label passes only (no ``check:none``). A task kind without a
+plan of its own (a plugin's) gets ``check`` → ``fix`` → ``review``
+(:meth:`distil.tasks.Task.annotation_passes`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
-from ..records import Categories, Extraction, Prediction, Spans, TaskOutput
-from ..tasks import SpanTask, Task, TextCat
-from .resolve import REVIEW_PASS
+from ..records import Categories, Extraction, Spans, TaskOutput
+from ..tasks import Task
+from ..tasks.passes import (
+    CARD_PASS,
+    FIX_PASS,
+    MULTILABEL_PLANS,
+    NO_SPAN_PASS,
+    Mode,
+    MultilabelPlan,
+    Pass,
+    extract_passes,
+)
 
 __all__ = [
     "CARD_PASS",
@@ -49,59 +57,10 @@ __all__ = [
     "plan_passes",
 ]
 
-Mode = Literal["binary", "choice", "multi", "spans", "review"]
-#: How a multi-label task is planned: one card per text, or one binary pass per label.
-MultilabelPlan = Literal["card", "per_label"]
-MULTILABEL_PLANS: tuple[str, ...] = ("card", "per_label")
-FIX_PASS = "fix"
-#: The multi-label card pass (mode ``multi``): one card per text. Its answers: ``accept`` (the
-#: teacher's label set as it is; no output needed), ``correct`` with ``{"labels": [...]}`` (the
-#: final label set, which may be empty; a set equal to the teacher's is stored as ``accept``),
-#: ``reject`` (the teacher is wrong and the annotator gives no set: training drops the text) or
-#: ``ignore``.
-CARD_PASS = "labels"
-#: The span tasks' check pass over the examples where the teacher found no span.
-NO_SPAN_PASS = "check:none"
-
-
-@dataclass(frozen=True)
-class Pass:
-    """One focused pass. ``label`` is set for the per-label binary passes; ``empty`` marks the
-    binary pass over the examples where the teacher found no span."""
-
-    name: str
-    mode: Mode
-    title: str
-    label: str | None = None
-    empty: bool = False
-
-    @property
-    def is_check(self) -> bool:
-        return self.mode == "binary"
-
-    @property
-    def over_teacher(self) -> bool:
-        """Whether the pass holds the examples the teacher answered (:meth:`holds`): the check
-        passes and the multi-label card, unlike fix and review, which follow the answers."""
-        return self.is_check or self.name == CARD_PASS
-
-    def holds(self, pred: Prediction | None) -> bool:
-        """Whether a check pass asks about the example the teacher answered with ``pred``."""
-        if pred is None or not pred.ok:
-            return False
-        if isinstance(pred.output, Spans) and self.empty:
-            return not pred.output.spans
-        if isinstance(pred.output, Spans) and self.label is not None:
-            return any(s.label == self.label for s in pred.output.spans)
-        return True
-
 
 def correction_mode(task: Task) -> Mode:
-    if isinstance(task, SpanTask):
-        return "spans"
-    if isinstance(task, TextCat) and task.multilabel:
-        return "multi"
-    return "choice"
+    """The mode of ``task``'s fix pass (:attr:`distil.tasks.Task.correction_mode`)."""
+    return task.correction_mode
 
 
 def plan_passes(
@@ -109,65 +68,16 @@ def plan_passes(
 ) -> list[Pass]:
     """The passes of ``task``, in the order an annotator should take them.
 
-    ``no_span_pass`` adds :data:`NO_SPAN_PASS` to a span task's plan, and ``multilabel`` picks
-    a multi-label task's plan (see the module docstring). The per-label plan stays this function's
-    default so that library callers built on binary checks (``distil simulate``, the queue
-    conformance suite) keep working; the app follows ``[annotate] multilabel`` (default ``card``).
+    The task plans them (:meth:`distil.tasks.Task.annotation_passes`, so a plugin's task kind
+    brings its own). ``no_span_pass`` adds :data:`NO_SPAN_PASS` to a span task's plan, and
+    ``multilabel`` picks a multi-label task's plan (see the module docstring). The per-label plan
+    stays this function's default so that library callers built on binary checks (``distil
+    simulate``, the queue conformance suite) keep working; the app follows ``[annotate]
+    multilabel`` (default ``card``).
     """
     if multilabel not in MULTILABEL_PLANS:
         raise ValueError(f"unknown multilabel plan {multilabel!r}; use card or per_label")
-    subtasks = getattr(getattr(task, "plan", None), "subtasks", None)
-    if task.kind == "extract" and subtasks is not None:
-        return extract_passes(subtasks)
-    if isinstance(task, TextCat) and not task.multilabel:
-        passes = [Pass("check", "binary", "Is the teacher's label right?")]
-        fix_title = "Choose the right label"
-    elif isinstance(task, TextCat) and multilabel == "card":
-        title = "Which labels apply? Keep or drop the teacher's, add the missing ones"
-        return [
-            Pass(CARD_PASS, "multi", title),
-            Pass(REVIEW_PASS, "review", "Resolve disagreements between annotators"),
-        ]
-    elif isinstance(task, TextCat):
-        passes = [
-            Pass(f"check:{label}", "binary", f"Is the teacher right about {label}?", label)
-            for label in task.labels
-        ]
-        fix_title = "Choose every label that applies"
-    else:
-        passes = [
-            Pass(f"check:{label}", "binary", f"Are the teacher's {label} spans right?", label)
-            for label in task.labels
-        ]
-        if no_span_pass:
-            title = "The teacher found no entity: is there really none?"
-            # A task with a label called "none" has its own check:none: this one steps aside.
-            name = NO_SPAN_PASS if "none" not in task.labels else "check:no-span"
-            passes.append(Pass(name, "binary", title, empty=True))
-        fix_title = "Correct the spans"
-    passes.append(Pass(FIX_PASS, correction_mode(task), fix_title))
-    passes.append(Pass(REVIEW_PASS, "review", "Resolve disagreements between annotators"))
-    return passes
-
-
-def extract_passes(subtasks: dict[str, Task]) -> list[Pass]:
-    """An ``extract`` task's passes: each subtask's own focused passes, named ``SUBTASK/PASS``.
-
-    One field (or, for the span subtask, one span label) per check pass, then each subtask's fix
-    pass, then each subtask's review pass (``SUBTASK/review``): an annotator checks the intent,
-    then the slots, never the whole record at once, and every answer is about one subtask
-    (:mod:`distil.extract.answers`; the app serves them through
-    :class:`distil.annotate.subtasks.ExtractWorkspace`).
-    """
-    passes: list[Pass] = []
-    reviews: list[Pass] = []
-    for name, sub in subtasks.items():
-        field = name.removeprefix("textcat:")
-        for p in plan_passes(sub, no_span_pass=False):
-            title = f"{field}: {p.title}" if name.startswith("textcat:") else p.title
-            named = Pass(f"{name}/{p.name}", p.mode, title, p.label)
-            (reviews if p.name == REVIEW_PASS else passes).append(named)
-    return passes + reviews
+    return task.annotation_passes(no_span_pass=no_span_pass, multilabel=multilabel)
 
 
 def card_answer(

@@ -4,8 +4,9 @@ A cascade routes on confidence, and a team trusts a "0.9" only if nine in ten su
 right. :func:`reliability` bins the answers by confidence (equal-width bins over [0, 1]) and
 compares each bin's mean confidence with its accuracy; the expected calibration error (ECE) is the
 count-weighted mean gap, ``Σ n_b/n · |acc_b − conf_b|``. :func:`is_correct` decides what "right"
-means: for an exclusive text classifier the chosen label equals the gold label, for everything
-else the whole output matches exactly (the same label set, or the same spans).
+means, and the task decides it (:meth:`distil.tasks.Task.is_correct`): for an exclusive text
+classifier the chosen label equals the gold label, for everything else by default the whole output
+matches exactly (the same label set, or the same spans).
 """
 
 from __future__ import annotations
@@ -13,29 +14,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..records import Categories, Prediction, Spans, TaskOutput
+from ..records import Prediction, TaskOutput
 from ..tasks import Task
 
 #: Number of equal-width confidence bins in a reliability curve.
 N_BINS = 10
 
 
-def _key(output: TaskOutput) -> Any:
-    if isinstance(output, Categories):
-        return frozenset(output.labels)
-    if isinstance(output, Spans):
-        return frozenset((s.start, s.end, s.label) for s in output.spans)
-    return output
-
-
 def is_correct(task: Task, gold: TaskOutput, predicted: TaskOutput | None) -> bool:
-    """Whether ``predicted`` answers ``gold`` right (a failure, ``None``, never does)."""
-    if predicted is None:
-        return False
-    exclusive = task.kind == "textcat" and not getattr(task, "multilabel", False)
-    if exclusive and isinstance(gold, Categories) and isinstance(predicted, Categories):
-        return bool(gold.labels) and predicted.labels[:1] == gold.labels[:1]
-    return bool(_key(gold) == _key(predicted))
+    """Whether ``predicted`` answers ``gold`` right (a failure, ``None``, never does): the
+    task's own rule (:meth:`distil.tasks.Task.is_correct`)."""
+    return task.is_correct(gold, predicted)
 
 
 def reliability(

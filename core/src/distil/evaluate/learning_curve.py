@@ -8,7 +8,7 @@ of drawing a different sample.
 
 The plain-language ``signal`` reads the last step (for example 50% → 100%). Both students are
 scored on the same gold examples, so the step's gain gets a paired-bootstrap 95% interval
-(:func:`~distil.evaluate.metrics.paired_bootstrap`):
+(the task's :meth:`~distil.tasks.Task.paired_bootstrap`):
 
 - the interval is above 0: *more annotation still pays off*;
 - it includes 0: *the curve has flattened* — the gain is within what resampling the gold set
@@ -16,7 +16,8 @@ scored on the same gold examples, so the step's gain gets a paired-bootstrap 95%
   or a stronger student may);
 - it is below 0: *the score fell*, which points at noisy labels or an unstable student.
 
-The metric is macro-F1 for classification and span-exact micro-F1 for span tasks.
+The metric is the task's :attr:`~distil.tasks.Task.learning_curve_metric`: macro-F1 for
+classification and span-exact micro-F1 for span tasks.
 """
 
 from __future__ import annotations
@@ -29,14 +30,13 @@ from typing import Any
 
 from ..records import Example, TaskOutput
 from ..student import Student, TrainPair
-from ..tasks import SPAN_KINDS, Task
-from .metrics import paired_bootstrap
+from ..tasks import Task
 
 DEFAULT_FRACTIONS = (0.1, 0.25, 0.5, 1.0)
 
 
 def _metric_for(task: Task) -> str:
-    return "micro_f1" if task.kind in SPAN_KINDS else "macro_f1"
+    return task.learning_curve_metric
 
 
 def _label(metric: str) -> str:
@@ -114,7 +114,7 @@ def learning_curve(
                 "train_time_s": round(train_time, 4),
             }
         )
-    step = paired_bootstrap(task, gold, outputs[-1], outputs[-2], metric=metric, n_boot=n_boot)
+    step = task.paired_bootstrap(list(gold), outputs[-1], outputs[-2], metric=metric, n_boot=n_boot)
     step |= {"from": fracs[-2], "to": fracs[-1]}
     result = {
         "task": task.describe(),

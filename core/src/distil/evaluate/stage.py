@@ -18,7 +18,6 @@ from ..records import Categories, Example, Prediction
 from ..student import Student
 from ..tasks import Task
 from .calibration import calibration
-from .metrics import confusion_matrix
 from .report import SourceResult
 from .utility import Utility, compute_cost, count_words, dir_size, peak_memory, single_doc_latencies
 
@@ -35,7 +34,8 @@ def score_source(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The task's scores for one source, and the metrics plugins add (merged).
 
-    The scores also carry ``confusion_matrix`` (exclusive textcat only: gold → predicted → count)
+    The scores also carry ``confusion_matrix`` (when the task has one,
+    :meth:`~distil.tasks.Task.confusion_matrix`: exclusive textcat's gold → predicted → count)
     and ``calibration`` (reliability curve and ECE, when the predictions have confidences).
     """
     host = host or get_host()
@@ -48,8 +48,9 @@ def score_source(
     aligned = [preds.get(ex.id) for ex in gold]
     outputs = [p.output if p is not None and p.ok else None for p in aligned]
     scores = task.score(gold_outputs, outputs)
-    if task.kind == "textcat" and not getattr(task, "multilabel", False):
-        scores["confusion_matrix"] = confusion_matrix(task, gold_outputs, outputs)
+    matrix = task.confusion_matrix(gold_outputs, outputs)
+    if matrix is not None:
+        scores["confusion_matrix"] = matrix
     calib = calibration(task, gold_outputs, aligned)
     if calib is not None:
         scores["calibration"] = calib
@@ -131,7 +132,7 @@ def student_result(
     """
     inputs = [ex.without_answer() for ex in gold]
     started = time.perf_counter()
-    outputs = []
+    outputs: list[Any] = []
     for i in range(0, len(inputs), batch_size):
         outputs.extend(student.predict(inputs[i : i + batch_size]))
     seconds = time.perf_counter() - started
@@ -173,11 +174,11 @@ def majority_label(
 ) -> tuple[str, int] | None:
     """The teacher's most frequent label on ``dataset`` and how many labels it counted, or None.
 
-    Exclusive ``textcat`` only (one label per answer is what "the majority class" means). The
+    Exclusive tasks only (:attr:`~distil.tasks.Task.exclusive`: one label per answer is what "the majority class" means). The
     teacher's *train* labels, never gold's: the teacher labels the gold set too, and a baseline
     that peeked at gold would flatter itself. Ties go to the label that sorts first.
     """
-    if task.kind != "textcat" or getattr(task, "multilabel", False):
+    if not task.exclusive:
         return None
     ids = [ex.id for ex in store.examples(dataset)]
     counts: dict[str, int] = {}

@@ -22,8 +22,8 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError, DataError, ParseError
-from ..records import Categories, Example, Extraction, TaskOutput
-from .base import Task
+from ..records import Categories, Example, Extraction, Prediction, TaskOutput
+from .base import CascadeRequest, StudentAnswer, Task, below_threshold
 
 
 def import_schema(path: str) -> type[BaseModel]:
@@ -83,6 +83,11 @@ def validation_reason(exc: ValidationError) -> str:
     return f"{len(parts)} invalid field(s): " + "; ".join(parts)
 
 
+def failing_fields(exc: ValidationError) -> list[str]:
+    """The dotted location of every error of ``exc`` (``""`` for the whole record), in order."""
+    return list(dict.fromkeys(".".join(str(p) for p in err["loc"]) for err in exc.errors()))
+
+
 class ExtractTask(Task):
     """Fill ``schema`` (a pydantic model) from a text; the labels are its dotted leaf fields."""
 
@@ -135,7 +140,9 @@ class ExtractTask(Task):
         try:
             instance = self.schema.model_validate(data)
         except ValidationError as exc:
-            raise ParseError(validation_reason(exc)) from None
+            error = ParseError(validation_reason(exc))
+            error.fields = failing_fields(exc)  # type: ignore[attr-defined]
+            raise error from None
         dumped: dict[str, Any] = instance.model_dump(mode="json")
         return dumped
 
@@ -150,8 +157,29 @@ class ExtractTask(Task):
         return output.model_copy(update={"data": self.validate_data(output.data)})
 
     def instance(self, output: Extraction) -> BaseModel:
-        """The user's model filled from ``output``: what the teacher and the composite return."""
-        return self.schema.model_validate(output.data)
+        """The user's model filled from ``output``: what the teacher and the composite return.
+
+        A record the schema rejects (a required field nobody filled, say one that stays with the
+        teacher while no teacher answered) is a :class:`~distil.errors.ParseError` that names
+        each failing field and says what to do, not a bare pydantic error.
+        """
+        try:
+            return self.schema.model_validate(output.data)
+        except ValidationError as exc:
+            plan = {f.path: f for f in self.plan.fields}
+            parts = []
+            for loc in failing_fields(exc):
+                f = plan.get(loc)
+                why = ""
+                if f is not None and f.kind == "teacher":
+                    why = " (it stays with the teacher: label the record through the cascade)"
+                elif loc in output.pending:
+                    why = " (pending: no one has filled it yet)"
+                parts.append(f"'{loc}'{why}")
+            raise ParseError(
+                f"cannot build {self.schema.__name__} from this record: {validation_reason(exc)}. "
+                f"Fill or fix {', '.join(parts)}"
+            ) from None
 
     # -- gold ---------------------------------------------------------------------------------
     def reference(self, example: Example) -> TaskOutput | None:
@@ -183,7 +211,9 @@ class ExtractTask(Task):
         from ..records import Spans
 
         outputs[SPAN_SUBTASK] = Spans(spans=list(example.spans or []))
-        data = self.plan.assemble(outputs, example.text)
+        from ..extract.plan import reference_of
+
+        data = self.plan.assemble(outputs, example.text, reference_of(example.meta))
         for f in self.plan.teacher_fields:
             if f.optional:
                 set_path(data, f.path, None)
@@ -219,6 +249,117 @@ class ExtractTask(Task):
         ref = self.reference(example)
         data = ref.data if isinstance(ref, Extraction) else {}
         return json.dumps(_without_empty(data), ensure_ascii=False)
+
+    # -- what the stages ask (the task contract, distil.tasks.base) ----------------------------
+    #: The exporters and importers carry labels and spans; a record does not fit them.
+    supports_exchange: ClassVar[bool] = False
+    #: ``distil simulate`` answers textcat and span cards; a record is annotated per subtask.
+    supports_simulation: ClassVar[bool] = False
+
+    @classmethod
+    def from_description(cls, described: dict[str, Any]) -> Task:
+        """The task of a saved description: its schema is imported again by path."""
+        return cls(import_schema(described["schema"]), described.get("fields"))
+
+    def annotation_passes(
+        self, *, no_span_pass: bool = True, multilabel: Any = "per_label"
+    ) -> list[Any]:
+        """Each subtask's own focused passes, named ``SUBTASK/PASS`` (see
+        :func:`distil.annotate.passes.extract_passes`)."""
+        from .passes import extract_passes
+
+        return extract_passes(self.plan.subtasks)
+
+    def merge_labels(self, store: Any, dataset: str, teacher_source: str | None) -> Any:
+        """Human answers per subtask merged over the teacher's records
+        (:func:`distil.extract.answers.merge_extract_labels`)."""
+        from ..extract.answers import merge_extract_labels
+
+        return merge_extract_labels(store, self, dataset, teacher_source)
+
+    # -- the runtime cascade (distil.cascade.Cascade asks; the record's fields are this task's) --
+    def cascade_request(self, prediction: StudentAnswer, threshold: float) -> CascadeRequest:
+        """The pending fields always (nobody filled them: not a matter of doubt, so even at
+        threshold 0). When the record's confidence is
+        :func:`~distil.tasks.base.below_threshold`, also the fields whose own confidence (their
+        subtask's, ``field_confidence``) is below it by the same rule — or ``"all"`` for a
+        student that gives no per-field confidences (unsure of the record, it cannot say where).
+        None when nothing is asked."""
+        mine = prediction.output
+        pending = list(mine.pending) if isinstance(mine, Extraction) else []
+        if not below_threshold(prediction.confidence, threshold):
+            return pending or None
+        per: dict[str, float | None] | None = getattr(prediction, "field_confidence", None)
+        if not per:
+            return "all"
+        unsure = {p for p, c in per.items() if below_threshold(c, threshold)}
+        return [f.path for f in self.plan.fields if f.path in pending or f.path in unsure] or None
+
+    @property
+    def cascade_fields(self) -> list[str] | None:
+        """Every field of the plan: a cascade counts the ones it asks the teacher."""
+        return [f.path for f in self.plan.fields]
+
+    def cascade_task(self, fields: list[str]) -> Task:
+        """This task with a schema of only the top-level fields holding ``fields``: the teacher's
+        prompt and structured output name only them. The whole task when that is every field."""
+        from pydantic import create_model
+
+        schema = self.schema
+        tops = list(dict.fromkeys(p.split(".", 1)[0] for p in fields))
+        if set(tops) >= set(schema.model_fields):
+            return self
+        definitions: dict[str, Any] = {
+            name: (schema.model_fields[name].annotation, schema.model_fields[name]) for name in tops
+        }
+        sub = create_model(
+            f"{schema.__name__}Missing",
+            __config__=schema.model_config,
+            __doc__=f"The fields of {schema.__name__} the student could not fill: {', '.join(tops)}.",
+            __module__=schema.__module__,
+            **definitions,
+        )
+        descriptions = {k: v for k, v in self.descriptions.items() if k.split(".", 1)[0] in tops}
+        return ExtractTask(sub, instructions=self.instructions, descriptions=descriptions)
+
+    def cascade_merge(
+        self, student: StudentAnswer, teacher: Prediction, fields: list[str] | None
+    ) -> Prediction:
+        """The student's record with ``fields`` (None: every field) taken from the teacher's
+        answer, validated by the schema; ``Extraction.teacher`` names them.
+
+        Where the teacher failed, or the merged record does not validate (a required field that
+        nobody filled is named), the student's partial record *and* an error: a record with
+        unfilled fields is no answer, so it counts as a failure and is not repaired.
+        """
+        from ..extract.plan import get_path, is_blank, set_path
+
+        mine = student.output
+        assert isinstance(mine, Extraction)
+        failed = teacher.model_copy(update={"output": mine, "confidence": student.confidence})
+        if not teacher.ok or not isinstance(teacher.output, Extraction):
+            why = f"the teacher could not fill {mine.pending or 'the record'}: {teacher.error}"
+            return failed.model_copy(update={"error": why})
+        fields = [f.path for f in self.plan.fields] if fields is None else list(fields)
+        data: dict[str, Any] = copy.deepcopy(mine.data)
+        for path in fields:
+            set_path(data, path, get_path(teacher.output.data, path))
+        try:
+            data = self.validate_data(data)
+        except ParseError as exc:
+            bad = getattr(exc, "fields", None) or []
+            empty = [b for b in bad if b and is_blank(get_path(data, b))]
+            why = f"the merged record is invalid: {exc}"
+            if empty:
+                why = (
+                    f"required field(s) {', '.join(repr(b) for b in empty)} stay empty: neither "
+                    f"the student nor the teacher filled them ({exc})"
+                )
+            return failed.model_copy(update={"error": why})
+        confidence = teacher.confidence if teacher.confidence is not None else student.confidence
+        return teacher.model_copy(
+            update={"output": Extraction(data=data, teacher=fields), "confidence": confidence}
+        )
 
 
 def _without_empty(data: dict[str, Any]) -> dict[str, Any]:

@@ -41,6 +41,8 @@ from typing import Any, ClassVar
 from ..errors import ParseError
 from ..records import Example, Span, Spans, TaskOutput
 from .base import Task
+from .passes import NO_SPAN_PASS, Mode, MultilabelPlan, Pass, check_fix_review, per_label_checks
+from .scoring import paired_spans, score_spans
 
 
 @dataclass(frozen=True)
@@ -177,9 +179,12 @@ class SpanTask(Task):
                 raise ParseError(f'entity {i} must be {{"text": ..., "label": ...}}, got {item!r}')
             label = item.get("label")
             if label not in self.labels:
+                listed = (
+                    f" {self.labels}" if len(self.labels) <= 10 else f" ({len(self.labels)} labels)"
+                )
                 raise ParseError(
                     f"entity {item['text']!r} has label {label!r}, not one of the task's "
-                    f"labels {self.labels}"
+                    f"labels{listed}"
                 )
             text = item["text"].strip()
             if not text:
@@ -237,11 +242,69 @@ class SpanTask(Task):
             return None
         return Spans(spans=list(example.spans))
 
-    def score(self, gold: list[TaskOutput], predicted: list[TaskOutput | None]) -> dict[str, Any]:
-        """Span-exact P/R/F1 (see :func:`distil.evaluate.metrics.score_spans`)."""
-        from ..evaluate.metrics import score_spans
+    # -- what the stages ask (see distil.tasks.base) -------------------------------------------
+    #: Span-exact micro-F1, the usual NER headline.
+    headline_metric: ClassVar[str] = "micro_f1"
+    answer_field: ClassVar[str] = "spans"
 
-        return score_spans(self, gold, predicted)
+    @classmethod
+    def from_description(cls, described: dict[str, Any]) -> Task:
+        """``ner`` with ``allow_overlap: true`` (saved before ``spans`` was its own kind) gives a
+        ``spans`` task."""
+        overlap = bool(described.get("allow_overlap", cls.allow_overlap))
+        return SpanTask(
+            list(described["labels"]),
+            allow_overlap=overlap,
+            descriptions=described.get("descriptions") or None,
+            instructions=described.get("instructions"),
+        )
+
+    def score(
+        self,
+        gold: list[TaskOutput],
+        predicted: list[TaskOutput | None],
+        *,
+        n_boot: int = 1000,
+        seed: int = 0,
+    ) -> dict[str, Any]:
+        """Span-exact P/R/F1 (see :func:`distil.tasks.scoring.score_spans`)."""
+        return score_spans(self, gold, predicted, n_boot=n_boot, seed=seed)
+
+    def paired_bootstrap(
+        self,
+        gold: list[TaskOutput],
+        a: list[TaskOutput | None],
+        b: list[TaskOutput | None],
+        *,
+        metric: str = "",
+        n_boot: int = 1000,
+        seed: int = 0,
+    ) -> dict[str, Any]:
+        """Span-exact comparison; ``accuracy`` is not defined for spans (a ValueError)."""
+        return paired_spans(
+            self, gold, a, b, metric=metric or self.headline_metric, n_boot=n_boot, seed=seed
+        )
+
+    @property
+    def correction_mode(self) -> Mode:
+        return "spans"
+
+    def annotation_passes(
+        self, *, no_span_pass: bool = True, multilabel: MultilabelPlan = "per_label"
+    ) -> list[Pass]:
+        """``check:LABEL`` per label, then (``no_span_pass``) ``check:none`` over the examples
+        where the teacher found no span, then ``fix`` (span correction) and ``review``."""
+        checks = per_label_checks(self.labels, "Are the teacher's {label} spans right?")
+        if no_span_pass:
+            title = "The teacher found no entity: is there really none?"
+            # A task with a label called "none" has its own check:none: this one steps aside.
+            name = NO_SPAN_PASS if "none" not in self.labels else "check:no-span"
+            checks.append(Pass(name, "binary", title, empty=True))
+        return check_fix_review(checks, self.correction_mode, "Correct the spans")
+
+    def empty_output(self) -> TaskOutput:
+        """No spans: spans are offsets into one text, so a constant can only be "none"."""
+        return Spans()
 
 
 class NerTask(SpanTask):

@@ -8,6 +8,16 @@ from ..errors import ParseError
 from ..records import Categories, Example, TaskOutput
 from ..suggest import did_you_mean
 from .base import Task
+from .passes import (
+    CARD_PASS,
+    Mode,
+    MultilabelPlan,
+    Pass,
+    check_fix_review,
+    per_label_checks,
+    review_pass,
+)
+from .scoring import confusion_matrix, paired_categories, score_categories
 
 
 class TextCat(Task):
@@ -63,7 +73,14 @@ class TextCat(Task):
         if unknown:
             guesses = [g for x in unknown if (g := did_you_mean(x, self.labels, cutoff=0.6))]
             hint = f"; did you mean {', '.join(map(repr, guesses))}?" if guesses else ""
-            raise ParseError(f"label(s) {unknown} not in the task's labels {self.labels}{hint}")
+            # Compact: a 77-label list in every stored error and re-ask is noise (the labels
+            # are in the prompt the re-ask repeats); short lists are shown.
+            listed = (
+                f" {self.labels}"
+                if len(self.labels) <= 10
+                else f" ({len(self.labels)} labels, listed in the instructions)"
+            )
+            raise ParseError(f"label(s) {unknown} not in the task's labels{listed}{hint}")
         if not self.multilabel and len(output.labels) != 1:
             raise ParseError(
                 f"an exclusive task needs exactly one label, got {len(output.labels)}: "
@@ -78,7 +95,71 @@ class TextCat(Task):
             return None
         return Categories(labels=list(example.labels))
 
-    def score(self, gold: list[TaskOutput], predicted: list[TaskOutput | None]) -> dict[str, Any]:
-        from ..evaluate.metrics import score_categories
+    @classmethod
+    def from_description(cls, described: dict[str, Any]) -> Task:
+        return cls(
+            list(described["labels"]),
+            multilabel=bool(described.get("multilabel", False)),
+            descriptions=described.get("descriptions") or None,
+            instructions=described.get("instructions"),
+        )
 
-        return score_categories(self, gold, predicted)
+    # -- what the stages ask (see distil.tasks.base) -------------------------------------------
+    @property
+    def exclusive(self) -> bool:
+        return not self.multilabel
+
+    def score(
+        self,
+        gold: list[TaskOutput],
+        predicted: list[TaskOutput | None],
+        *,
+        n_boot: int = 1000,
+        seed: int = 0,
+    ) -> dict[str, Any]:
+        """Accuracy, micro/macro P/R/F1, per label, CIs (:func:`~.scoring.score_categories`)."""
+        return score_categories(self, gold, predicted, n_boot=n_boot, seed=seed)
+
+    def paired_bootstrap(
+        self,
+        gold: list[TaskOutput],
+        a: list[TaskOutput | None],
+        b: list[TaskOutput | None],
+        *,
+        metric: str = "",
+        n_boot: int = 1000,
+        seed: int = 0,
+    ) -> dict[str, Any]:
+        return paired_categories(
+            self, gold, a, b, metric=metric or self.headline_metric, n_boot=n_boot, seed=seed
+        )
+
+    def confusion_matrix(
+        self, gold: list[TaskOutput], predicted: list[TaskOutput | None]
+    ) -> dict[str, Any] | None:
+        """Gold label → predicted label → count, for an exclusive task (None for multi-label:
+        no single pairing of labels exists)."""
+        return confusion_matrix(self, gold, predicted) if self.exclusive else None
+
+    @property
+    def correction_mode(self) -> Mode:
+        return "multi" if self.multilabel else "choice"
+
+    def annotation_passes(
+        self, *, no_span_pass: bool = True, multilabel: MultilabelPlan = "per_label"
+    ) -> list[Pass]:
+        """Exclusive: ``check`` then ``fix``; multi-label: one card per text (``multilabel=
+        "card"``) or ``check:LABEL`` per label then ``fix``; ``review`` last (see
+        :mod:`distil.annotate.passes`)."""
+        if self.exclusive:
+            checks = [Pass("check", "binary", "Is the teacher's label right?")]
+            return check_fix_review(checks, self.correction_mode, "Choose the right label")
+        if multilabel == "card":
+            title = "Which labels apply? Keep or drop the teacher's, add the missing ones"
+            return [Pass(CARD_PASS, "multi", title), review_pass()]
+        checks = per_label_checks(self.labels, "Is the teacher right about {label}?")
+        return check_fix_review(checks, self.correction_mode, "Choose every label that applies")
+
+    def empty_output(self) -> TaskOutput:
+        """No labels (multi-label); the first label for an exclusive task, which needs one."""
+        return Categories(labels=[] if self.multilabel else [self.labels[0]])

@@ -37,6 +37,7 @@ import pytest
 
 from ..records import Categories, Example, TaskOutput
 from ..student import Student, StudentPrediction, TrainPair
+from ..student_batch import CategoriesBatch
 from ..tasks import Task, TextCat
 from .data import load_split
 
@@ -182,7 +183,9 @@ def assert_valid_predictions(
     task: Task, examples: Sequence[Example], predictions: Sequence[StudentPrediction]
 ) -> None:
     """One StudentPrediction per example, each output valid for the task, confidence in [0, 1]."""
-    assert isinstance(predictions, list), f"predict must return a list, got {type(predictions)}"
+    assert isinstance(predictions, list | CategoriesBatch), (
+        f"predict must return a list or a distil.CategoriesBatch, got {type(predictions)}"
+    )
     assert len(predictions) == len(examples), (
         f"predict returned {len(predictions)} outputs for {len(examples)} examples"
     )
