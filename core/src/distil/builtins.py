@@ -21,7 +21,7 @@ from .records import Completion, Example, Message, Prompt, TaskOutput
 from .student import Student
 from .tasks import NerTask, SpansTask, Task, TextCat
 from .teach.provider import Provider
-from .teach.teacher import PromptTeacher, Teacher
+from .teach.teacher import PromptTeacher, Teacher, text_only_prompt
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -123,6 +123,20 @@ def make_cascade(
     return Cascade(loaded, teacher, threshold=threshold, shadow=shadow)
 
 
+def make_extract_cascade(
+    student: Student,
+    student_path: str,
+    teacher: Teacher | Provider,
+    threshold: float = 0.0,
+    shadow: bool = False,
+) -> Teacher:
+    """``extract.cascade.v1``: ``cascade.v1`` for a trained composite (``extract.composite.v1``,
+    saved by ``distil train``): the teacher fills the fields it leaves pending and, below
+    ``threshold``, the unsure ones. ``shadow = true`` asks the teacher for every record and
+    returns the composite's, recording where the two disagree."""
+    return make_cascade(student, student_path, teacher, threshold=threshold, shadow=shadow)
+
+
 @hookimpl
 def register_tasks(register: Any) -> None:
     register("textcat.v1", make_textcat)
@@ -135,7 +149,7 @@ def register_tasks(register: Any) -> None:
 def register_teachers(register: Any) -> None:
     register("llm.v1", make_llm_teacher)
     register("cascade.v1", make_cascade)
-    register("extract.cascade.v1", _factory("distil.extract.runtime:make_extract_cascade"))
+    register("extract.cascade.v1", make_extract_cascade)
 
 
 @hookimpl
@@ -150,6 +164,14 @@ def _factory(path: str) -> Any:
 
     module, _, name = path.partition(":")
     return getattr(importlib.import_module(module), name)
+
+
+@hookimpl
+def register_normalisers(register: Any) -> None:
+    from .extract.normalise import BUILTIN_NORMALISERS
+
+    for name, factory in BUILTIN_NORMALISERS.items():
+        register(name, factory)
 
 
 @hookimpl
@@ -185,6 +207,7 @@ def render_chat(task: Task, example: Example, shots: list[Example]) -> Prompt:
 
 
 @hookimpl(trylast=True)
+@text_only_prompt  # the templates never read the example: its text is the user message
 def distil_prompt(task: Task, example: Example, shots: list[Example], style: str) -> Prompt | None:
     if style != "chat":
         return None

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from .init_choices import StudentChoice, TeacherChoice
     from .records import Annotation, Completion, Example, Prediction, Prompt, TaskOutput
     from .tasks import Task
 
@@ -63,8 +64,34 @@ def register_executors(register: Register) -> None:
 
 
 @hookspec
+def register_normalisers(register: Register) -> None:
+    """Register normalisers (a span of the text → a field's value): ``"price" = "money.v1"``.
+
+    The extract planner picks one by a field's type (a number, an amount, a date) and learns the
+    field as a span; the composite applies the normaliser and validates the record. A factory
+    builds a :class:`distil.extract.normalise.Normaliser` with no arguments; core registers
+    ``text.v1``, ``number.v1``, ``money.v1`` and ``date.v1``.
+    """
+
+
+@hookspec
 def register_commands(cli: Any) -> None:
     """Add commands to the ``distil`` typer app: ``@cli.command()`` or ``cli.add_typer(...)``."""
+
+
+@hookspec
+def distil_init_choices() -> list[TeacherChoice | StudentChoice] | None:
+    """Offer ``distil init`` choices: ``--teacher NAME`` and ``--student NAME`` per task kind.
+
+    Return :class:`distil.TeacherChoice` and :class:`distil.StudentChoice` objects (or None). A
+    teacher choice carries the ``[teacher]`` block it writes, as text or a function of the
+    :class:`distil.InitRequest` (the labels, ``--model``, ``--base-url``) that may raise
+    ``ValueError`` saying what would work; a student choice names the registered student (and
+    its multi-label variant). ``priority`` makes a choice a candidate for ``--teacher auto`` /
+    ``--student auto``: the highest installed one per task kind wins. Called only by
+    ``distil init`` (never at start-up), so it may import its own modules; one (name, task kind)
+    offered by two plugins is an error naming both.
+    """
 
 
 # -- lifecycle ----------------------------------------------------------------------------------

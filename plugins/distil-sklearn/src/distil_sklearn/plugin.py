@@ -53,3 +53,10 @@ def make_textcat(
 @distil.hookimpl
 def register_students(register: Any) -> None:
     register("sklearn.textcat.v1", make_textcat)
+
+
+@distil.hookimpl
+def distil_init_choices() -> list[Any]:
+    """``--student sklearn`` (exclusive and multi-label textcat; the default when it is the only
+    textcat student installed)."""
+    return [distil.StudentChoice("sklearn", "textcat", "sklearn.textcat.v1", priority=20)]

@@ -136,3 +136,39 @@ def register_teachers(register: Any) -> None:
 @distil.hookimpl
 def register_exporters(register: Any) -> None:
     register("spacy.docbin.v1", make_docbin)
+
+
+@distil.hookimpl
+def distil_init_choices() -> list[Any]:
+    """``--student spacy`` (the ner default: from en_core_web_sm's weights) and, for ner,
+    ``--teacher local``: en_core_web_sm with the named label map the task's labels fit."""
+    return [
+        distil.StudentChoice(
+            "spacy", "textcat", "spacy.textcat.v1", "spacy.textcat_multilabel.v1", priority=10
+        ),
+        distil.StudentChoice("spacy", "ner", "spacy.ner.v1", priority=100),
+        distil.TeacherChoice("local", "ner", _local_ner_block, priority=100),
+    ]
+
+
+def _local_ner_block(request: distil.InitRequest) -> str:
+    """The pipeline teacher with the first named label map whose labels the task has all of
+    (the teacher refuses to run otherwise); a ValueError that lists the maps when none fits."""
+    from .teacher import LABEL_MAPS
+
+    maps: dict[str, set[str]] = {}
+    for name, table in LABEL_MAPS.items():
+        if set(table.values()) not in maps.values():  # an alias (wikigold = conll) adds nothing
+            maps[name] = set(table.values())
+    for name, produced in maps.items():
+        if produced <= set(request.labels):
+            return (
+                f'@teachers = "spacy.pipeline.v1"\nmodel = "{DEFAULT_BASE_MODEL}"\n'
+                f'label_map = "{name}"'
+            )
+    choices = "; ".join(f"{n}: {','.join(sorted(ls))}" for n, ls in maps.items())
+    raise ValueError(
+        f"the local ner teacher (spaCy's en_core_web_sm) maps its entities to one of these label "
+        f"sets, and --labels {','.join(request.labels)} has none of them whole ({choices}); use "
+        "those labels, or an LLM teacher (--teacher openai, anthropic or llama) for any labels"
+    )

@@ -112,3 +112,12 @@ def make_ner(
 def register_students(register: Any) -> None:
     register("transformers.textcat.v1", make_textcat)
     register("transformers.ner.v1", make_ner)
+
+
+@distil.hookimpl
+def distil_init_choices() -> list[Any]:
+    """``--student transformers`` for textcat and ner."""
+    return [
+        distil.StudentChoice("transformers", "textcat", "transformers.textcat.v1", priority=30),
+        distil.StudentChoice("transformers", "ner", "transformers.ner.v1", priority=50),
+    ]
