@@ -121,6 +121,9 @@ output = "out"
 @tasks = "extract.v1"
 schema = "orders_schema:Order"
 
+[task.fields]
+"quantity" = "teacher"
+
 [teacher]
 @teachers = "llm.v1"
 concurrency = 4

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Literal
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from distil import Annotation, Categories, Example, Prediction, Span, Spans, Store
 from distil.annotate import plan_passes
@@ -23,7 +23,7 @@ SOURCE = "teacher:test.extract#prompt=x"
 class Booking(BaseModel):
     intent: Literal["book", "cancel"]
     city: str | None = None
-    guests: int | None = None  # stays with the teacher
+    guests: int | None = Field(None, json_schema_extra={"distil": "teacher"})
 
 
 TEXTS = {

@@ -53,7 +53,7 @@ RECORD = {
 }
 
 
-def test_each_field_kind_gets_its_subtask_and_the_int_stays_with_the_teacher() -> None:
+def test_each_field_kind_gets_its_subtask_and_the_int_is_a_normalised_span() -> None:
     plan = plan_schema(Order)
     got = {f.path: (f.kind, f.subtask, f.choices, f.many, f.optional) for f in plan.fields}
     assert got == {
@@ -64,7 +64,7 @@ def test_each_field_kind_gets_its_subtask_and_the_int_stays_with_the_teacher() -
         "items": ("span", "spans", (), True, False),
         "address.city": ("span", "spans", (), False, True),
         "address.country": ("exclusive", "textcat:address.country", ("FR", "DE", "null"), False, True),
-        "quantity": ("teacher", None, (), False, True),
+        "quantity": ("span", "spans", (), False, True),
         "color": ("exclusive", "textcat:color", ("red", "blue", "null"), False, True),
         "note": ("teacher", None, (), False, True),
     }  # fmt: skip
@@ -77,31 +77,34 @@ def test_each_field_kind_gets_its_subtask_and_the_int_stays_with_the_teacher() -
         "spans",
     ]
     spans = plan.subtasks["spans"]
-    assert spans.kind == "ner" and spans.labels == ["customer", "items", "address.city"]
+    assert spans.kind == "ner" and spans.labels == ["customer", "items", "address.city", "quantity"]
+    assert plan.field("quantity").normaliser == "number.v1"
     tags = plan.subtasks["textcat:tags"]
     assert tags.kind == "textcat" and tags.multilabel  # type: ignore[attr-defined]
-    assert [f.path for f in plan.teacher_fields] == ["quantity", "note"]
+    assert [f.path for f in plan.teacher_fields] == ["note"]
 
 
 def test_config_overrides_move_a_field_and_say_so_in_the_plan() -> None:
     plan = plan_schema(Order, {"customer": "teacher", '"address.city"': "teacher"})
     assert plan.field("customer").kind == "teacher" and plan.field("customer").overridden
-    assert plan.subtasks["spans"].labels == ["items"]
+    assert plan.subtasks["spans"].labels == ["items", "quantity"]
     text = plan_text(plan)
     assert "task.fields.customer: stays with the teacher" in text
     assert (
-        "served by the teacher through the cascade: customer, address.city, quantity, note" in text
+        "served by the teacher through the cascade: customer, address.city, note, because" in text
     )
+    assert "  note: Order.note (schema): stays with the teacher" in text
     assert "[task.fields]" in text
 
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        ({"quantity": "span"}, "field 'quantity' (int | None) cannot be a span"),
+        ({"color": "span"}, "field 'color' (Color | None) cannot be a span: its values are not"),
+        ({"note": "span"}, "field 'note' (str | None) cannot be 'span': the schema marks it"),
         ({"customer": "textcat"}, "field 'customer' (str | None) cannot be a textcat"),
         ({"custmer": "teacher"}, "'custmer' is not a field of Order; its fields are ['intent'"),
-        ({"intent": "student"}, "task.fields.intent: Input should be 'auto', 'textcat'"),
+        ({"intent": "student"}, "task.fields.intent: 'student' is neither a decision (auto,"),
     ],
 )
 def test_a_bad_override_is_an_error_that_names_the_field(overrides: dict, message: str) -> None:
@@ -148,7 +151,7 @@ def test_invalid_and_partial_records_are_parse_failures_naming_every_bad_field()
 
 
 def test_a_record_splits_into_subtask_answers_and_reassembles() -> None:
-    task = ExtractTask(Order)
+    task = ExtractTask(Order, {"quantity": "teacher"})  # TEXT does not say its quantity
     data = task.validate_data(RECORD)
     outputs, failed = task.plan.split(data, TEXT)
     assert failed == {}
@@ -206,10 +209,11 @@ def test_scores_per_field_and_per_record() -> None:
     gold = [Extraction(data=gold_a), Extraction(data=gold_b)]
     scores = task.score(gold, [Extraction(data=pred_a), None])  # the second failed to validate
     per = scores["per_label"]
-    assert per["intent"] == {"p": 1.0, "r": 0.5, "f1": 2 / 3, "support": 2, "accuracy": 0.5, "kind": "exclusive"}  # fmt: skip
+    assert per["intent"] == {"p": 1.0, "r": 0.5, "f1": 2 / 3, "support": 2, "accuracy": 0.5, "kind": "exclusive", "missing": 1, "wrong": 0, "extra": 0, "empty": 0}  # fmt: skip
     assert per["items"]["p"] == 1.0 and per["items"]["r"] == 0.5 and per["items"]["support"] == 2
     assert per["customer"]["f1"] == 0.0 and per["customer"]["support"] == 2
-    assert per["quantity"]["kind"] == "teacher" and per["quantity"]["r"] == 0.5
+    assert per["quantity"]["kind"] == "span" and per["quantity"]["r"] == 0.5
+    assert per["customer"]["wrong"] == 1 and per["customer"]["missing"] == 1
     assert scores["accuracy"] == scores["exact_record"] == 0.0
     assert scores["failure_rate"] == 0.5 and scores["failures"] == 1
     same = task.score(gold, [Extraction(data=gold_a), Extraction(data=gold_b)])
@@ -236,6 +240,7 @@ def test_each_subtask_gets_its_own_focused_passes_then_a_review_each() -> None:
         ("spans/check:customer", "binary", "customer"),
         ("spans/check:items", "binary", "items"),
         ("spans/check:address.city", "binary", "address.city"),
+        ("spans/check:quantity", "binary", "quantity"),
         ("spans/fix", "spans", None),
         ("textcat:intent/review", "review", None),
         ("textcat:tags/review", "review", None),
@@ -251,7 +256,7 @@ def test_a_composite_of_constant_subtasks_saves_loads_and_leaves_the_teacher_fie
 ) -> None:
     from distil.extract.composite import CompositeStudent
 
-    task = ExtractTask(Order)
+    task = ExtractTask(Order, {"quantity": "teacher"})
     record = task.validate_data(RECORD)
     train = [(Example(id=str(i), text=TEXT), Extraction(data=record)) for i in range(3)]
     ghost = task.validate_data({**RECORD, "customer": "Bob"})
@@ -282,4 +287,4 @@ def test_a_composite_of_constant_subtasks_saves_loads_and_leaves_the_teacher_fie
     assert pred.output.pending == ["quantity", "note"]
     assert pred.output.data["intent"] == "buy" and pred.output.data["customer"] is None
     with pytest.raises(ValueError, match="trained on subtasks"):
-        loaded.check_task(ExtractTask(Order, {"color": "teacher"}))
+        loaded.check_task(ExtractTask(Order, {"color": "teacher", "quantity": "teacher"}))

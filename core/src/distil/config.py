@@ -23,6 +23,7 @@ file. Secrets never go in the file: providers read them from the environment.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
@@ -350,6 +351,27 @@ def _anchor_paths(block: Any, base_dir: Path) -> None:
             block[key] = str(base_dir / value)
 
 
+def strip_inline_comments(text: str) -> str:
+    """``text`` without inline comments: a ``#`` after whitespace, outside quotes, ends
+    the value (``schema = "a:B"   # why`` is ``schema = "a:B"``). Whole-line comments are left to
+    the parser. Without this, configparser keeps the comment as part of the value."""
+    out = []
+    for line in text.splitlines():
+        quote: str | None = None
+        cut = len(line)
+        for i, ch in enumerate(line):
+            if quote:
+                if ch == quote and line[i - 1] != "\\":
+                    quote = None
+            elif ch in "\"'":
+                quote = ch
+            elif ch == "#" and i > 0 and line[i - 1] in " \t" and line[:i].strip():
+                cut = i
+                break
+        out.append(line[:cut].rstrip() if cut < len(line) else line)
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
+
+
 def load_config(
     source: str | Path | Config | dict[str, Any],
     *,
@@ -364,12 +386,18 @@ def load_config(
         if not path.is_file():
             raise ConfigError(f"config file not found: {path}")
         try:
-            raw = Config().from_disk(path, overrides=overrides or {}, interpolate=True)
+            text = strip_inline_comments(path.read_text(encoding="utf-8"))
+            raw = Config().from_str(text, overrides=overrides or {}, interpolate=True)
         except Exception as exc:
             raise ConfigError(f"{path}: cannot read the config: {exc}") from None
         base_dir = path.resolve().parent
+        # A schema (or other module) named in the config is found beside it, as paths are.
+        if str(base_dir) not in sys.path:
+            sys.path.append(str(base_dir))
     elif isinstance(source, str):
-        raw = Config().from_str(source, overrides=overrides or {}, interpolate=True)
+        raw = Config().from_str(
+            strip_inline_comments(source), overrides=overrides or {}, interpolate=True
+        )
         base_dir = Path.cwd()
     else:
         assert not isinstance(source, Path)

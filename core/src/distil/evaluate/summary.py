@@ -65,6 +65,20 @@ def _docs(value: Any) -> str:
     return DASH if value is None else f"{value:,.0f}"
 
 
+def _cost_per_1m(source: dict[str, Any]) -> str:
+    """Cost per 1M documents; for a student that leaves documents to the LLM, with those calls."""
+    utility = source["utility"]
+    be = utility.get("break_even") or {}
+    if be.get("teacher_share"):
+        per_doc = be.get("student_cost_per_doc")
+        return DASH if per_doc is None else _money(per_doc * 1_000_000) + " (with LLM calls)"
+    return _money(utility.get("cost_per_1m_docs"))
+
+
+def _share(value: float | None) -> str:
+    return DASH if value is None else f"{value:.1%}"
+
+
 def _break_even(utility: dict[str, Any]) -> str:
     """The break-even volume cell: docs, "never" (no saving per doc), or a dash (not known)."""
     be = utility.get("break_even")
@@ -149,7 +163,7 @@ def summary_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         row("p95 latency (ms)", lambda s: _rate(s["utility"].get("p95_latency_ms"))),
         row("model size (MB)", lambda s: _megabytes(s["utility"].get("model_size_bytes"))),
         row("peak memory (MB)", lambda s: _megabytes(s["utility"].get("peak_memory_bytes"))),
-        row("cost per 1M docs", lambda s: _money(s["utility"].get("cost_per_1m_docs"))),
+        row("cost per 1M docs", _cost_per_1m),
         row("cost basis", lambda s: s["utility"].get("cost_basis") or DASH),
         row(
             "fixed cost",
@@ -158,6 +172,13 @@ def summary_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         row("break-even (docs)", lambda s: _break_even(s["utility"])),
         row("ECE (calibration)", lambda s: _ece(s["scores"])),
     ]
+    if any((s["scores"].get("pending") or {}).get("document_share") for s in sources):
+        rows.append(
+            row(
+                "docs left to the LLM",
+                lambda s: _share((s["scores"].get("pending") or {}).get("document_share")),
+            )
+        )
     extra_keys = sorted(
         {
             k
@@ -223,6 +244,10 @@ def findings(report: dict[str, Any]) -> list[str]:
             parts = []
             fast_s = student["utility"].get("docs_per_s")
             fast_t = teacher["utility"].get("docs_per_s")
+            held = (student["scores"].get("pending") or {}).get("document_share") or 0.0
+            if fast_s and fast_t and held:
+                # The documents it leaves to the teacher wait for an LLM call each.
+                fast_s = 1.0 / (1.0 / fast_s + held / fast_t)
             if fast_s and fast_t:
                 ratio = fast_s / fast_t
                 if ratio >= 1:
@@ -264,6 +289,9 @@ def findings(report: dict[str, Any]) -> list[str]:
         out.append(baseline)
     for s in students:
         be = s["utility"].get("break_even")
+        share = (be or {}).get("teacher_share") or 0.0
+        if share:
+            out.append(_still_teacher(s, be))
         if be and be.get("saving_per_doc") is not None:
             fixed = (
                 f"fixed cost {_money(be['fixed_cost'])}: {be['human_annotations']} human "
@@ -287,6 +315,24 @@ def findings(report: dict[str, Any]) -> list[str]:
         name = metric.replace("_f1", "-F1")
         out.append(f"best {name}: {best['name']} ({_num(best['scores'].get(metric))}).")
     return out
+
+
+def _still_teacher(student: dict[str, Any], be: dict[str, Any]) -> str:
+    """The sentence for a student that still needs the teacher on some documents."""
+    share = float(be["teacher_share"])
+    fields = be.get("pending_fields")
+    what = f" ({fields:,} field(s) in all)" if fields else ""
+    if share >= 1.0:
+        return (
+            f"{student['name']} leaves fields to the teacher on every gold document{what}: in "
+            "use each document still needs an LLM call, so it is no faster and saves nothing "
+            "per document; its cost below counts those calls."
+        )
+    return (
+        f"{student['name']} still needs the teacher on {share:.1%} of the gold documents{what}: "
+        "in use those documents still need an LLM call; its cost per document and break-even "
+        "below count them."
+    )
 
 
 def _recovers(

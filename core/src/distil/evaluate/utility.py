@@ -196,6 +196,7 @@ def break_even(
     seconds_per_annotation: float,
     annotation_hour_cost: float,
     cpu_hour_cost: float,
+    teacher_share: float = 0.0,
 ) -> dict[str, Any]:
     """After how many documents the distilled student is cheaper than calling the teacher.
 
@@ -205,10 +206,25 @@ def break_even(
     ``teacher_cost_per_doc − student_cost_per_doc``. ``break_even_docs`` is fixed / saving, or
     ``None`` when the student saves nothing per document (it never pays off) or a cost is unknown.
     Teacher labels the student was trained on are not counted: they were bought either way.
+
+    ``teacher_share`` is the share of documents for which the student still needs the teacher (an
+    extraction composite's pending fields, answered by the LLM in the cascade): each such document
+    also costs a teacher call (counted as a whole call, an upper bound for a prompt that asks for
+    the pending fields alone), so the student's cost per document becomes
+    ``student + teacher_share × teacher`` and a student that leaves every document to the teacher
+    never pays for itself.
     """
+    if not 0.0 <= teacher_share <= 1.0:
+        raise ValueError(f"teacher_share must be between 0 and 1, got {teacher_share}")
     annotation = human_annotations * seconds_per_annotation / 3600.0 * annotation_hour_cost
     training = compute_cost(training_seconds, cpu_hour_cost)
     fixed = annotation + training
+    if student_cost_per_doc is not None and teacher_share:
+        student_cost_per_doc = (
+            None
+            if teacher_cost_per_doc is None
+            else student_cost_per_doc + teacher_share * teacher_cost_per_doc
+        )
     saving = (
         teacher_cost_per_doc - student_cost_per_doc
         if teacher_cost_per_doc is not None and student_cost_per_doc is not None
@@ -224,6 +240,7 @@ def break_even(
         "student_cost_per_doc": student_cost_per_doc,
         "saving_per_doc": saving,
         "break_even_docs": fixed / saving if saving is not None and saving > 0 else None,
+        "teacher_share": teacher_share,
     }
 
 

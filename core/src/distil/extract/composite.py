@@ -29,6 +29,7 @@ import copy
 import importlib
 import json
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -36,6 +37,7 @@ from ..errors import ConfigError, DataError, ParseError
 from ..records import Categories, Example, Extraction, Spans, TaskOutput
 from ..student import Student, StudentPrediction, TrainPair
 from ..tasks import Task
+from .normalise import reference_of
 from .plan import SPAN_SUBTASK, Plan, set_path
 
 MANIFEST = "composite.json"
@@ -58,6 +60,23 @@ def _student_class(path: str) -> type[Student]:
     if not (isinstance(cls, type) and issubclass(cls, Student)):
         raise DataError(f"{MANIFEST}: {path} is not a distil Student class")
     return cls
+
+
+class RecordPrediction(StudentPrediction):
+    """A composite's prediction: the record, its lowest confidence, and each student field's
+    confidence (its subtask's), so that a cascade can ask the teacher for the unsure fields
+    alone."""
+
+    __slots__ = ("field_confidence",)
+
+    def __init__(
+        self,
+        output: TaskOutput,
+        confidence: float | None,
+        field_confidence: dict[str, float | None] | None = None,
+    ) -> None:
+        super().__init__(output, confidence)
+        self.field_confidence = dict(field_confidence or {})
 
 
 class CompositeStudent(Student):
@@ -128,8 +147,8 @@ class CompositeStudent(Student):
             keys = Counter(_key(out) for _, out in pairs)
             if len(keys) <= 1:
                 # Spans are offsets into one text: a constant can only be "no spans".
-                spanish = sub.kind in ("ner", "spans")
-                constant = pairs[0][1] if pairs and not spanish else _empty(sub)
+                spanish = not pairs or isinstance(pairs[0][1], Spans)
+                constant = sub.empty_output() if spanish else pairs[0][1]
                 self.constants[name] = constant
                 entry["student"] = "constant"
                 entry["constant"] = constant.model_dump(mode="json")
@@ -153,7 +172,7 @@ class CompositeStudent(Student):
         for example, output in pairs:
             if not isinstance(output, Extraction):
                 raise DataError(f"example '{example.id}': expected an extraction, got {output!r}")
-            answers, failed = plan.split(output.data, example.text)
+            answers, failed = plan.split(output.data, example.text, reference_of(example.meta))
             for name in plan.subtasks:
                 held = [f.path for f in plan.fields_of(name) if f.path in output.pending]
                 if held:  # a person rejected this subtask's value without correcting it
@@ -168,28 +187,35 @@ class CompositeStudent(Student):
     def predict(self, examples: list[Example]) -> list[StudentPrediction]:
         plan = self.plan
         task = self.task
-        per: dict[str, list[StudentPrediction]] = {}
+        per: dict[str, Sequence[StudentPrediction]] = {}
         for name in plan.subtasks:
             if name in self.students:
                 per[name] = self.students[name].predict(examples)
             else:
                 per[name] = [StudentPrediction(self.constants[name], 1.0) for _ in examples]
-        out = []
+        out: list[StudentPrediction] = []
         for i, example in enumerate(examples):
             outputs = {name: preds[i].output for name, preds in per.items()}
             confs = [preds[i].confidence for preds in per.values()]
-            data = plan.assemble(outputs, example.text)
-            pending = [f.path for f in plan.teacher_fields]
+            data, unread = plan.assemble_checked(outputs, example.text, reference_of(example.meta))
+            pending = [f.path for f in plan.teacher_fields] + list(unread)
             for path in pending:
                 set_path(data, path, None)
             try:
                 data = task.validate_data(data)  # type: ignore[union-attr]
             except ParseError as exc:
-                pending += [f.path for f in plan.student_fields if f.path in str(exc)]
+                bad = getattr(exc, "fields", None) or [""]
+                pending += [
+                    f.path for f in plan.student_fields if any(names(f.path, b) for b in bad)
+                ]
                 pending = list(dict.fromkeys(pending)) or [f.path for f in plan.fields]
             known = [c for c in confs if c is not None]
             confidence = min(known) if len(known) == len(confs) and known else None
-            out.append(StudentPrediction(Extraction(data=data, pending=pending), confidence))
+            fields = {
+                f.path: per[f.subtask][i].confidence for f in plan.student_fields if f.subtask
+            }
+            record = Extraction(data=data, pending=pending)
+            out.append(RecordPrediction(record, confidence, fields))
         return out
 
     # -- persistence ------------------------------------------------------------------------
@@ -238,18 +264,21 @@ class CompositeStudent(Student):
         return student
 
 
+def names(path: str, loc: str) -> bool:
+    """True when the validation error at ``loc`` (``"item_price"``, ``"items.0"``,
+    ``"address"``; ``""`` for the whole record) is about the field ``path``: matched by whole
+    dotted parts, never by substring (``item_price`` is not ``item``)."""
+    if not loc:
+        return True
+    return loc == path or loc.startswith(f"{path}.") or path.startswith(f"{loc}.")
+
+
 def _key(output: TaskOutput) -> Any:
     if isinstance(output, Categories):
         return tuple(sorted(output.labels))
     if isinstance(output, Spans):
         return tuple((s.start, s.end, s.label) for s in output.spans)
     return None
-
-
-def _empty(task: Task) -> TaskOutput:
-    if task.kind in ("ner", "spans"):
-        return Spans()
-    return Categories(labels=[] if getattr(task, "multilabel", False) else [task.labels[0]])
 
 
 def make_composite(

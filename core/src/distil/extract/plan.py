@@ -9,18 +9,29 @@ reads the schema's fields and decides, per field (dotted path for nested models)
 * ``bool`` → a binary ``textcat`` subtask (labels ``true`` / ``false``);
 * ``str`` / ``list[str]`` whose values are spans of the input → a label of the ONE ``ner``
   subtask (``spans``) that every span field shares; the span label is the dotted field name;
-* anything else (numbers, dates, nested lists, free text marked so) → ``teacher``: the field stays
-  with the teacher and the runtime asks the teacher for it alone (the cascade).
+* a number, an amount or a date (``int``, ``float``, ``Decimal``, ``date``, or a list of them)
+  → a label of the same NER subtask *plus a normaliser* (:mod:`.normalise`): the span ("$12.50",
+  "next Friday") is learnt, the normaliser turns it into the value (12.5, a date);
+* anything else (nested lists of models, datetimes, free text marked so) → ``teacher``: the field
+  stays with the teacher, with the reason in words, and the runtime asks the teacher for it alone.
+
+**Empty values** follow one rule everywhere (:func:`is_blank`): ``None``, a missing key, ``""``,
+a whitespace-only string and a list of nothing but those are *no value*. Training reads them as
+no value (an optional textcat field's ``null``; no span), and scoring too
+(:mod:`.scoring` counts the empty strings apart, so a teacher that writes ``""`` for "none" is
+not scored as wrong in every field).
 
 ``Optional[X]`` unwraps to ``X`` (a textcat subtask of an optional field gets a ``null`` label);
 nested models flatten into dotted names. A decision is overridden in config (``[task.fields]``,
-``"price" = "teacher"``) or in the schema (``Field(json_schema_extra={"distil": "teacher"})``);
-:class:`FieldOverrides` validates the config form and names the field in every error.
+``"price" = "teacher"``, ``"price" = "money.v1"`` for a registered normaliser) or in the schema
+(``Field(json_schema_extra={"distil": "teacher"})``); every refusal is a ConfigError that names
+the field and the real reason. Fields are matched by their exact dotted name, never by substring.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 import types
 import typing
 from collections.abc import Mapping
@@ -33,10 +44,20 @@ from ..errors import ConfigError
 from ..records import Categories, Span, Spans, TaskOutput
 from ..tasks import NerTask, Task, TextCat
 from ..tasks.spans import occurrences
+from .normalise import reference_of
+
+__all__ = ["FieldPlan", "Plan", "get_path", "is_blank", "plan_schema", "reference_of", "set_path"]
+
+if typing.TYPE_CHECKING:
+    import datetime as dt
+
+    from .normalise import Normaliser
 
 FieldKind = Literal["exclusive", "multilabel", "binary", "span", "teacher"]
 #: What a config (or the schema) may ask for one field.
-Decision = Literal["auto", "textcat", "span", "teacher"]
+#: (or the name of a registered normaliser, ``"money.v1"``: a span plus that normaliser).
+Decision = str
+DECISIONS = ("auto", "textcat", "span", "teacher")
 #: The label a textcat subtask uses for a ``None`` value of an optional field.
 NULL = "null"
 #: The name of the one span subtask every span field shares.
@@ -61,6 +82,9 @@ class FieldPlan:
     many: bool = False
     optional: bool = False
     overridden: bool = False
+    #: The registered normaliser that turns this span field's text into its value (None: the
+    #: text itself is the value).
+    normaliser: str | None = None
 
     @property
     def subtask(self) -> str | None:
@@ -81,15 +105,34 @@ class FieldPlan:
             "many": self.many,
             "optional": self.optional,
             "overridden": self.overridden,
+            "normaliser": self.normaliser,
         }
 
 
 class FieldOverrides(BaseModel):
     """``[task.fields]``: a decision per dotted field name (``auto``, ``textcat``, ``span``,
-    ``teacher``). Unknown names and impossible decisions are errors that name the field."""
+    ``teacher``, or a registered normaliser's name). Unknown names and impossible decisions are
+    errors that name the field."""
 
     model_config = {"extra": "forbid"}
-    fields: dict[str, Decision] = {}
+    fields: dict[str, str] = {}
+
+
+def is_blank(value: Any) -> bool:
+    """True for *no value*: None, ``""``, a whitespace-only string, or a list (set, tuple) of
+    nothing but those. The one rule for empty values in training, scoring and the report."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, list | tuple | set | frozenset):
+        return all(is_blank(v) for v in value)
+    return False
+
+
+def present(values: list[Any]) -> list[Any]:
+    """The values of a (list) field that are not blank, in order."""
+    return [v for v in values if not is_blank(v)]
 
 
 # -- reading annotations ---------------------------------------------------------------------
@@ -169,11 +212,25 @@ def _auto(path: str, tp: Any, optional: bool) -> FieldPlan:
         return FieldPlan(
             path, "span", name, "str → a span of the text (NER label)", optional=optional
         )
-    return FieldPlan(path, "teacher", name, f"{name} is not a label or a span → stays with the teacher", optional=optional)  # fmt: skip
+    from .normalise import choose
+
+    many = item is not None
+    chosen, why = choose(path, _unwrap_optional(item)[0] if many else tp)
+    if chosen is not None:
+        reason = f"list: {why}" if many else why
+        return FieldPlan(path, "span", name, reason, many=many, optional=optional, normaliser=chosen)  # fmt: skip
+    reason = f"{name} is not a label or a span and {why} → stays with the teacher"
+    return FieldPlan(path, "teacher", name, reason, optional=optional)
 
 
-def _apply(plan: FieldPlan, decision: Decision, where: str) -> FieldPlan:
-    """``plan`` changed by an override; ConfigError when the field's type cannot take it."""
+def _apply(
+    plan: FieldPlan, decision: Decision, where: str, tp: Any = None, marked: str | None = None
+) -> FieldPlan:
+    """``plan`` changed by an override; ConfigError when the field cannot take it.
+
+    ``marked`` is the schema's own ``json_schema_extra`` decision: a config that asks a field the
+    schema keeps with the teacher to be learnt is refused with that reason (the schema wins).
+    """
     if decision == "auto":
         return plan
     if decision == "teacher":
@@ -181,12 +238,23 @@ def _apply(plan: FieldPlan, decision: Decision, where: str) -> FieldPlan:
             plan.path, "teacher", plan.annotation, f"{where}: stays with the teacher",
             many=plan.many, optional=plan.optional, overridden=True,
         )  # fmt: skip
+    if marked == "teacher":
+        raise ConfigError(
+            f"{where}: field '{plan.path}' ({plan.annotation}) cannot be {decision!r}: the schema "
+            'marks it teacher (Field(json_schema_extra={"distil": "teacher"})); remove that mark '
+            "from the schema to learn it"
+        )
+    if decision not in DECISIONS:
+        return _normalised(plan, decision, where, tp)
     if decision == "span":
         if plan.kind == "span":
             return plan
+        from .normalise import names
+
         raise ConfigError(
-            f"{where}: field '{plan.path}' ({plan.annotation}) cannot be a span: only str fields "
-            "and lists of str hold text copied from the input"
+            f"{where}: field '{plan.path}' ({plan.annotation}) cannot be a span: its values are "
+            "not text copied from the input, and no registered normaliser turns a span into "
+            f"{plan.annotation} (registered: {', '.join(names())}); see docs/extract.md"
         )
     if plan.kind in ("exclusive", "multilabel", "binary"):
         return plan
@@ -194,6 +262,41 @@ def _apply(plan: FieldPlan, decision: Decision, where: str) -> FieldPlan:
         f"{where}: field '{plan.path}' ({plan.annotation}) cannot be a textcat: only Literal, Enum, "
         "bool and lists of Literal/Enum have a fixed set of labels"
     )
+
+
+def _normalised(plan: FieldPlan, name: str, where: str, tp: Any) -> FieldPlan:
+    """``plan`` as a span plus the registered normaliser ``name`` (a config override)."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from .normalise import get_normaliser, names
+
+    try:
+        normaliser = get_normaliser(name)
+    except (KeyError, TypeError):
+        raise ConfigError(
+            f"{where}: {name!r} is neither a decision (auto, textcat, span, teacher) nor a "
+            f"registered normaliser ({', '.join(names())})"
+        ) from None
+    inner = _unwrap_optional(_list_item(tp))[0] if _list_item(tp) is not None else tp
+    makes = set(normaliser.types)
+    numeric = {int, float, Decimal}
+    fits = (
+        inner in makes
+        or (inner in numeric and bool(makes & numeric))
+        or (inner is dt.date and dt.date in makes)
+    )
+    if not fits:
+        made = ", ".join(t.__name__ for t in normaliser.types) or "nothing"
+        raise ConfigError(
+            f"{where}: field '{plan.path}' ({plan.annotation}) cannot use normaliser {name!r}: "
+            f"it makes {made}"
+        )
+    reason = f"{where}: span + {name}"
+    return FieldPlan(
+        plan.path, "span", plan.annotation, reason, many=_list_item(tp) is not None,
+        optional=plan.optional, overridden=True, normaliser=name,
+    )  # fmt: skip
 
 
 def _leaves(model: type[BaseModel], prefix: str = "") -> list[tuple[str, Any, bool, Any]]:
@@ -219,6 +322,8 @@ class Plan:
     schema: type[BaseModel]
     fields: list[FieldPlan]
     subtasks: dict[str, Task] = field(default_factory=dict)
+    #: The normaliser of every span field that has one, by dotted path.
+    normalisers: dict[str, Normaliser] = field(default_factory=dict)
 
     @property
     def student_fields(self) -> list[FieldPlan]:
@@ -246,21 +351,25 @@ class Plan:
 
     # -- record → subtask answers ---------------------------------------------------------
     def split(
-        self, data: dict[str, Any], text: str
+        self, data: dict[str, Any], text: str, reference: dt.date | None = None
     ) -> tuple[dict[str, TaskOutput], dict[str, str]]:
         """The answer of every subtask for one record, and why a subtask has none.
 
         A span subtask has no answer for a record when a span field's value is not found in the
         text, or overlaps another span field's value: the NER answer would be wrong (the value
         missing from it), so the record is left out of that subtask only; the reason names the
-        field. Textcat subtasks are unaffected.
+        field. Textcat subtasks are unaffected. A normalised field's value (12.5) is placed at
+        the first free candidate span its normaliser parses to that value ("$12.50"); relative
+        dates count from ``reference``. Blank values (:func:`is_blank`) are no value.
         """
         outputs: dict[str, TaskOutput] = {}
         failed: dict[str, str] = {}
         for f in self.fields:
             if f.kind in ("exclusive", "binary", "multilabel"):
                 value = get_path(data, f.path)
-                values = list(value or []) if f.many else [value]
+                values = present(list(value or [])) if f.many else [value]
+                if not f.many and is_blank(value) and f.optional:
+                    values = [None]  # "" for "none" in an optional field is its null label
                 labels = []
                 for v in values:
                     v = v.value if isinstance(v, enum.Enum) else v
@@ -276,13 +385,20 @@ class Plan:
             reason = None
             for f in spans:
                 value = get_path(data, f.path)
-                values = [v for v in (list(value or []) if f.many else [value]) if v]
+                values = present(list(value or []) if f.many else [value])
+                norm = self.normalisers.get(f.path)
                 for v in values:
-                    pick = _place(text, str(v), placed)
-                    if pick is None:
+                    if norm is not None and norm.candidates(text):
+                        found = self._said(f, norm, text, v, reference)
+                        pick = next((c for c in found if _free(c, placed)), None)
+                        where = f" (as {f.normaliser})"
+                    else:
+                        pick = _place(text, str(v), placed)
                         found = occurrences(text, str(v).strip())
+                        where = f" (as {f.normaliser})" if norm is not None else ""
+                    if pick is None:
                         why = "overlaps another span field" if found else "not found in the text"
-                        reason = f"{f.path}: {str(v)!r} {why}"
+                        reason = f"{f.path}: {str(v)!r} {why}{where}"
                         break
                     placed.append(Span(start=pick[0], end=pick[1], label=f.path))
                 if reason:
@@ -293,22 +409,111 @@ class Plan:
                 outputs[SPAN_SUBTASK] = Spans(spans=sorted(placed, key=lambda s: (s.start, s.end)))
         return outputs, failed
 
+    def _said(
+        self, f: FieldPlan, norm: Normaliser, text: str, value: Any, reference: dt.date | None
+    ) -> list[tuple[int, int]]:
+        """The candidate spans of ``text`` that ``norm`` parses to ``value`` (JSON data)."""
+        from pydantic import ValidationError
+
+        adapter = _adapter(self.schema, f.path)
+        try:
+            want = adapter.validate_python(value)
+        except ValidationError:
+            return []
+        out = []
+        for start, end in norm.candidates(text):
+            try:
+                got = adapter.validate_python(norm.parse(text[start:end], reference))
+            except (ValueError, ValidationError):
+                continue
+            if got == want:
+                out.append((start, end))
+        return out
+
     # -- subtask answers → record ---------------------------------------------------------
-    def assemble(self, outputs: Mapping[str, TaskOutput | None], text: str) -> dict[str, Any]:
+    def assemble(
+        self,
+        outputs: Mapping[str, TaskOutput | None],
+        text: str,
+        reference: dt.date | None = None,
+    ) -> dict[str, Any]:
         """A record (JSON data) from the subtasks' answers; teacher fields are left out."""
+        return self.assemble_checked(outputs, text, reference)[0]
+
+    def assemble_checked(
+        self,
+        outputs: Mapping[str, TaskOutput | None],
+        text: str,
+        reference: dt.date | None = None,
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        """The record and, per field, why a span its normaliser could not read was left unset
+        (the composite leaves such a field pending: it is never guessed)."""
         data: dict[str, Any] = {}
+        unread: dict[str, str] = {}
         for f in self.student_fields:
             out = outputs.get(f.subtask or "")
             if isinstance(out, Categories):
                 values = [f.values[f.choices.index(x)] for x in out.labels if x in f.choices]
                 value: Any = values if f.many else (values[0] if values else None)
             elif isinstance(out, Spans):
-                texts = [text[s.start : s.end] for s in out.spans if s.label == f.path]
+                texts: list[Any] = [text[s.start : s.end] for s in out.spans if s.label == f.path]
+                norm = self.normalisers.get(f.path)
+                if norm is not None:
+                    parsed = []
+                    for t in texts:
+                        try:
+                            parsed.append(_jsonable(norm.parse(t, reference)))
+                        except ValueError as exc:
+                            unread[f.path] = f"{f.normaliser}: {exc}"
+                    texts = parsed
                 value = texts if f.many else (texts[0] if texts else None)
             else:
                 value = [] if f.many else None
             set_path(data, f.path, value)
-        return data
+        return data, unread
+
+
+def _free(pick: tuple[int, int], placed: list[Span]) -> bool:
+    return not any(pick[0] < s.end and s.start < pick[1] for s in placed)
+
+
+def _jsonable(value: Any) -> Any:
+    import datetime as dt
+    from decimal import Decimal
+
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+@functools.cache
+def _adapter(schema: type[BaseModel], path: str) -> Any:
+    """A pydantic TypeAdapter for one value of the field ``path`` (an item, for a list)."""
+    from pydantic import TypeAdapter
+
+    info = _annotation(schema, path)
+    if info is None:
+        return TypeAdapter(Any)
+    tp, _ = _unwrap_optional(info)
+    inner = _list_item(tp)
+    return TypeAdapter(_unwrap_optional(inner)[0] if inner is not None else tp)
+
+
+def _annotation(schema: type[BaseModel], path: str) -> Any:
+    """The annotation of the dotted field ``path`` of ``schema`` (None if there is none)."""
+    model: Any = schema
+    annotation = None
+    for part in path.split("."):
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        info = model.model_fields.get(part)
+        if info is None:
+            return None
+        annotation = info.annotation
+        model, _ = _unwrap_optional(annotation)
+    return annotation
 
 
 def _place(text: str, value: str, placed: list[Span]) -> tuple[int, int] | None:
@@ -369,14 +574,14 @@ def plan_schema(
     for path, tp, optional, in_schema in leaves:
         plan = _auto(path, tp, optional)
         if in_schema is not None:
-            if in_schema not in ("auto", "textcat", "span", "teacher"):
+            if not isinstance(in_schema, str):
                 raise ConfigError(
                     f"{schema.__name__}.{path}: json_schema_extra distil={in_schema!r}; "
-                    "use auto, textcat, span or teacher"
+                    "use auto, textcat, span, teacher or a registered normaliser's name"
                 )
-            plan = _apply(plan, in_schema, f"{schema.__name__}.{path} (schema)")
+            plan = _apply(plan, in_schema, f"{schema.__name__}.{path} (schema)", tp)
         if path in checked:
-            plan = _apply(plan, checked[path], f"{where}.{path}")
+            plan = _apply(plan, checked[path], f"{where}.{path}", tp, in_schema)
         fields.append(plan)
     subtasks: dict[str, Task] = {}
     for f in fields:
@@ -387,4 +592,7 @@ def plan_schema(
     span_labels = [f.path for f in fields if f.kind == "span"]
     if span_labels:
         subtasks[SPAN_SUBTASK] = NerTask(span_labels)
-    return Plan(schema=schema, fields=fields, subtasks=subtasks)
+    from .normalise import get_normaliser
+
+    normalisers = {f.path: get_normaliser(f.normaliser) for f in fields if f.normaliser}
+    return Plan(schema=schema, fields=fields, subtasks=subtasks, normalisers=normalisers)

@@ -33,7 +33,7 @@ def plan_rows(plan: Plan, student: Any = None) -> list[list[str]]:
         [
             f.path,
             f.annotation,
-            KIND_TEXT[f.kind],
+            f"span + {f.normaliser}" if f.normaliser else KIND_TEXT[f.kind],
             f.subtask or "—",
             _student_of(plan, f.subtask, student),
             f.reason,
@@ -49,7 +49,8 @@ def override_help(plan: Plan) -> list[str]:
     """The config lines that change a decision, with the fields they may name."""
     example = next((f.path for f in plan.fields if f.kind != "teacher"), plan.fields[0].path)
     return [
-        "Override any decision in the config (values: auto, textcat, span, teacher):",
+        "Override any decision in the config (values: auto, textcat, span, teacher, or a "
+        "registered normaliser: number.v1, money.v1, date.v1, text.v1):",
         "  [task.fields]",
         f'  "{example}" = "teacher"',
         'or in the schema: Field(json_schema_extra={"distil": "teacher"}).',
@@ -65,9 +66,11 @@ def plan_text(plan: Plan, student: Any = None) -> str:
         f"{name} ({task.kind}, {len(task.labels)} labels)" for name, task in plan.subtasks.items()
     )
     lines += ["", f"{len(plan.subtasks)} subtask(s): {subtasks or 'none'}"]
-    teacher = [f.path for f in plan.teacher_fields]
+    teacher = plan.teacher_fields
     if teacher:
-        lines.append(f"served by the teacher through the cascade: {', '.join(teacher)}")
+        names = ", ".join(f.path for f in teacher)
+        lines.append(f"served by the teacher through the cascade: {names}, because")
+        lines += [f"  {f.path}: {f.reason}" for f in teacher]
     return "\n".join([*lines, "", *override_help(plan)])
 
 

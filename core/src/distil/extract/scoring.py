@@ -7,7 +7,20 @@ A field's value becomes a set of *items* per document, and items are compared ex
   value: a partial string gets no credit (the composite's spans come from character offsets, the
   teacher's from its copied strings, the gold from the data's offsets, so the text is the common
   ground);
-* fields that stay with the teacher: the JSON of the value.
+* fields that stay with the teacher, and span fields with a normaliser (a price, a date): the
+  JSON of the value.
+
+**Empty values** follow the planner's one rule (:func:`distil.extract.plan.is_blank`): ``None``,
+a missing key, ``""`` and whitespace are *no value* — no item, so a ``""`` where gold has none is
+right, and where gold has a value it is a miss, not a wrong value. Each field (and ``values``, over
+all fields) counts per document what went wrong: ``missing`` (gold has a value, the prediction
+none — empty, absent, or a failed record), ``wrong`` (both have values and they differ),
+``extra`` (a value where gold has none), and apart from those ``empty``: how many predictions
+wrote an empty string instead of leaving the value out.
+
+``pending`` counts the documents and fields a prediction left pending (a composite's answer that
+still needs the teacher for them): the calls to the LLM that a report of the student alone must
+not hide.
 
 Per field, ``p = tp/(tp+fp)``, ``r = tp/(tp+fn)``, ``f1 = 2tp/(2tp+fp+fn)`` (0 for a zero
 denominator), ``support`` the gold items, and ``accuracy`` the share of documents whose value is
@@ -36,7 +49,7 @@ from ..evaluate.metrics import (
     paired_resamples,
 )
 from ..records import Extraction, TaskOutput
-from .plan import FieldPlan, Plan, get_path
+from .plan import FieldPlan, Plan, get_path, is_blank
 
 _WS = re.compile(r"\s+")
 #: One document's nonzero counts: (field index, tp, fp, fn).
@@ -50,15 +63,26 @@ def _items(f: FieldPlan, data: dict[str, Any] | None) -> frozenset[str]:
     values = list(value) if isinstance(value, list) else [value]
     out = set()
     for v in values:
-        if v is None:
+        if is_blank(v):
             continue
-        if f.kind == "span":
+        if f.kind == "span" and not f.normaliser:
             out.add(_WS.sub(" ", str(v)).strip())
-        elif f.kind == "teacher":
+        elif f.kind in ("teacher", "span"):
             out.add(json.dumps(v, sort_keys=True))
         else:
             out.add(json.dumps(v))
     return frozenset(out)
+
+
+def _wrote_empty(f: FieldPlan, data: dict[str, Any] | None) -> bool:
+    """True when ``data`` gives ``f`` an empty string (or a list holding one)."""
+    value = get_path(data, f.path) if data is not None else None
+    values = value if isinstance(value, list) else [value]
+    return any(isinstance(v, str) and is_blank(v) for v in values)
+
+
+#: What can go wrong with one field of one document (scoring's module docstring).
+OUTCOMES = ("missing", "wrong", "extra", "empty")
 
 
 def _data(output: TaskOutput | None) -> dict[str, Any] | None:
@@ -77,9 +101,15 @@ class _Prepared:
         self.docs: list[_DocCounts] = []
         self.exact: list[int] = []
         self.field_right = [0] * len(self.fields)
+        self.outcomes = [dict.fromkeys(OUTCOMES, 0) for _ in self.fields]
         self.failed = 0
+        self.pending_docs = 0
+        self.pending_fields = 0
         for g, p in zip(gold, pred, strict=True):
             gd, pd = _data(g), _data(p)
+            held = p.pending if isinstance(p, Extraction) else []
+            self.pending_docs += bool(held)
+            self.pending_fields += len(held)
             self.failed += pd is None
             counts: _DocCounts = []
             right = True
@@ -87,6 +117,14 @@ class _Prepared:
                 gi, pi = _items(f, gd), _items(f, pd)
                 same = pd is not None and gi == pi
                 self.field_right[j] += same
+                seen = self.outcomes[j]
+                seen["empty"] += _wrote_empty(f, pd)
+                if gi and not pi:
+                    seen["missing"] += 1
+                elif pi and not gi:
+                    seen["extra"] += 1
+                elif gi != pi:
+                    seen["wrong"] += 1
                 right = right and same
                 tp = len(gi & pi)
                 fp, fn = len(pi) - tp, len(gi) - tp
@@ -143,7 +181,18 @@ def score_records(
             **label_prf(a, b, c),
             "accuracy": _ratio(prep.field_right[j], prep.n),
             "kind": f.kind,
+            **prep.outcomes[j],
         }
+    result["values"] = {k: sum(o[k] for o in prep.outcomes) for k in OUTCOMES}
+    # A composite's answer with pending fields still needs the teacher for them (the cascade):
+    # the share a report must count as LLM calls (docs/extract.md, "an honest report").
+    cells = prep.n * len(prep.fields)
+    result["pending"] = {
+        "documents": prep.pending_docs,
+        "document_share": _ratio(prep.pending_docs, prep.n),
+        "fields": prep.pending_fields,
+        "field_share": _ratio(prep.pending_fields, cells),
+    }
     result["macro_labels"] = sum(1 for a, b, c in totals.values() if a or b or c)
     result["per_label"] = per_field
     samples = [prep.summary(idx) for idx in _draws(prep.n, n_boot, seed)] if prep.n else []
