@@ -94,7 +94,7 @@ def _check_gold(gold: list[Example], task: Any, path: Path) -> None:
     missing = [ex.id for ex in gold if task.reference(ex) is None]
     if missing:
         shown = ", ".join(repr(i) for i in missing[:5]) + (" ..." if len(missing) > 5 else "")
-        field = "spans" if task.kind in ("ner", "spans") else "labels"
+        field = task.answer_field
         raise DataError(
             f"{path}: {len(missing)} gold example(s) have no {field}, e.g. id {shown}; "
             f"every gold row needs its answer to be scored: add the {field} or remove the row"
@@ -285,6 +285,12 @@ class Project:
         Every stage reads its data through here, so each sees the file as it is now. A file
         that is gone leaves the examples imported from it in use (with a warning).
         """
+        self._require_count(dataset)
+        return self.store.examples(dataset)
+
+    def _require_count(self, dataset: str) -> int:
+        """:meth:`_require` without reading the examples: how many ``dataset`` has (one query),
+        for the stages that stream them from the store (the label pass)."""
         path = self._data_files().get(dataset)
         if path is not None and not path.exists() and self.store.count_examples(dataset):
             logging.getLogger("distil.data").warning(
@@ -292,10 +298,10 @@ class Project:
             )
         elif path is not None:
             self.import_data([dataset])
-        examples = self.store.examples(dataset)
-        if not examples:
+        count = self.store.count_examples(dataset)
+        if not count:
             raise DataError(f"the store has no '{dataset}' examples: check [data] in the config")
-        return examples
+        return count
 
     # -- label --------------------------------------------------------------------------------
     def prepare_teacher(self) -> None:
@@ -364,7 +370,7 @@ class Project:
         and waits, else :class:`~distil.locking.StoreBusy` is raised. The run ends
         ``finished``, ``interrupted``, ``failed`` or ``budget`` (see :meth:`_ending_runs`).
         """
-        examples = self._require(dataset)
+        count = self._require_count(dataset)  # the pass streams the examples: none held here
         progress = progress or log_progress
         self.prepare_teacher()
         source = self.teacher_source
@@ -378,9 +384,8 @@ class Project:
                     self.store, self.config.task, self.config.teacher, dataset, limit=limit
                 )
                 self.store.update_run(run_id, {"retried": retried})
-            total = len(examples if limit is None else examples[:limit])
-            ids = {e.id for e in examples[:total]}
-            already = len(self.store.answered_ids(source, dataset=dataset) & ids)
+            total = count if limit is None else min(limit, count)
+            already = self.store.count_answered(source, dataset, limit=limit)
             callback = progress(f"label {dataset}", total)
             if callback is not None and already:
                 callback(already)
@@ -398,8 +403,9 @@ class Project:
                 poll_interval=settings.poll_interval,
             )
             result.retried = retried
-            ok = self.store.answered_ids(source, dataset=dataset, ok_only=True)
-            result.failed_total = len((self.store.answered_ids(source, dataset=dataset) - ok) & ids)
+            result.failed_total = self.store.count_answered(
+                source, dataset, limit=limit
+            ) - self.store.count_answered(source, dataset, limit=limit, ok_only=True)
             self.store.finish_run(run_id, "finished", result.to_dict())
         return result
 
@@ -747,7 +753,10 @@ class Project:
                 seconds = float(stats.get("seconds") or 0.0)
                 break
         settings = self.config.evaluate
+        # An extraction composite leaves some fields pending: the cascade asks the LLM for them.
+        pending = student.scores.get("pending") or {}
         result = break_even(
+            teacher_share=float(pending.get("document_share") or 0.0),
             teacher_cost_per_doc=per_doc(teacher),
             student_cost_per_doc=per_doc(student),
             human_annotations=int(trained_on.get("from_humans") or 0),
@@ -756,6 +765,9 @@ class Project:
             annotation_hour_cost=settings.annotation_hour_cost,
             cpu_hour_cost=settings.cpu_hour_cost,
         )
+        if pending:
+            result["pending_fields"] = int(pending.get("fields") or 0)
+            result["pending_field_share"] = float(pending.get("field_share") or 0.0)
         return {**result, "teacher": teacher.name}
 
     def _training_provenance(self, source: str) -> dict[str, Any]:
@@ -774,10 +786,6 @@ class Project:
 
     def _compare(self, gold: list[Example], a: SourceResult, b: SourceResult) -> dict[str, Any]:
         """Paired bootstrap of source ``a`` against ``b`` on the same gold examples."""
-        from functools import partial
-
-        from .evaluate.metrics import paired_bootstrap
-
         task = self.config.task
         ids = [ex.id for ex in gold]
         pa = self.store.predictions(a.source, ids, dataset="gold")
@@ -787,14 +795,13 @@ class Project:
             return [preds[i].output if i in preds and preds[i].ok else None for i in ids]
 
         golds = [ref for ex in gold if (ref := task.reference(ex)) is not None]
-        metric = "macro_f1"
-        # A task with its own paired comparison (extract: records) provides it.
-        own = getattr(task, "paired_bootstrap", None)
-        result = (own or partial(paired_bootstrap, task))(
+        # The task compares by its own rules (records for extract, spans span-exact), on the
+        # metric the report leads with.
+        result = task.paired_bootstrap(
             golds,
             outs(pa),
             outs(pb),
-            metric=metric,
+            metric=task.headline_metric,
             n_boot=self.config.evaluate.n_boot,
             seed=self.config.evaluate.seed,
         )

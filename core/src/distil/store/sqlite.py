@@ -189,6 +189,10 @@ _MIGRATIONS: list[list[str]] = [
             imported_at REAL NOT NULL
         )""",
     ],
+    [
+        # The label pass reads a data set's pending examples in pages of insertion order.
+        "CREATE INDEX examples_dataset_seq ON examples (dataset, seq)",
+    ],
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 # SQLite limits the number of bound parameters per statement; id lists are queried in chunks.
@@ -400,12 +404,22 @@ class Store:
             )
         return [holders.get(p.example_id, ["train"])[0] for p in preds]
 
-    def add_predictions(self, preds: Iterable[Prediction], dataset: str | None = None) -> int:
+    def add_predictions(
+        self,
+        preds: Iterable[Prediction],
+        dataset: str | None = None,
+        *,
+        cache: Sequence[tuple[str, dict[str, Any]]] = (),
+        run_id: str | None = None,
+    ) -> int:
         """Store predictions of ``dataset`` in one transaction; return how many were given.
 
         A prediction replaces any earlier one of the same ``(source, dataset, example_id)``;
         ``created_at`` records when it was stored. Without ``dataset`` each is filed under the
         data set holding its id (an id several data sets hold is a :class:`DataError`).
+        ``cache`` entries (``(key, value)``, as :meth:`cache_put` takes them) are written in the
+        same transaction: the label pass stores a batch of answers with one commit. ``run_id``,
+        when given, is stored on every prediction instead of its own.
         """
         items = list(preds)
         names = [dataset] * len(items) if dataset is not None else self._infer_datasets(items)
@@ -420,12 +434,14 @@ class Store:
                 p.usage.model_dump_json(),
                 p.error,
                 p.raw,
-                p.run_id,
+                run_id if run_id is not None else p.run_id,
                 now,
             )
             for p, name in zip(items, names, strict=True)
         ]
         with self._write() as conn:
+            if cache:
+                self._put_cache(conn, cache)
             conn.executemany(
                 "INSERT INTO predictions (source, dataset, example_id, output, confidence, usage,"
                 " error, raw, run_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -503,6 +519,73 @@ class Store:
         if ok_only:
             sql += " AND error IS NULL AND output IS NOT NULL"
         return {row[0] for row in self._read(sql, params)}
+
+    def _limit_seq(self, dataset: str, limit: int | None) -> int | None:
+        """The ``seq`` of the data set's ``limit``-th example (None: no limit, or fewer rows)."""
+        if limit is None:
+            return None
+        if limit <= 0:
+            return -1
+        sql = "SELECT seq FROM examples WHERE dataset = ? ORDER BY seq LIMIT 1 OFFSET ?"
+        rows = self._read(sql, (dataset, limit - 1))
+        return int(rows[0][0]) if rows else None
+
+    def pending_examples(
+        self,
+        dataset: str,
+        source: str,
+        *,
+        limit: int | None = None,
+        page_size: int = 1000,
+        failed_only: bool = False,
+    ) -> Iterator[list[Example]]:
+        """Pages of the examples of ``dataset`` (the first ``limit``) ``source`` has not answered.
+
+        In insertion order, read by an anti-join page by page (never the whole data set); each
+        page is read when the previous one has been consumed, so answers stored meanwhile do not
+        disturb the paging. ``failed_only``: the examples whose stored answer failed instead.
+        """
+        bound = self._limit_seq(dataset, limit)
+        if page_size < 1:
+            raise ValueError(f"page_size must be at least 1, got {page_size}")
+        join = "JOIN" if failed_only else "LEFT JOIN"
+        where = "(p.error IS NOT NULL OR p.output IS NULL)" if failed_only else "p.seq IS NULL"
+        sql = (
+            f"SELECT e.seq, e.data FROM examples e {join} predictions p"
+            " ON p.source = ? AND p.dataset = e.dataset AND p.example_id = e.id"
+            f" WHERE e.dataset = ? AND e.seq > ?{' AND e.seq <= ?' if bound is not None else ''}"
+            f" AND {where} ORDER BY e.seq LIMIT ?"
+        )
+        last = -1
+        while True:
+            params: list[Any] = [source, dataset, last]
+            if bound is not None:
+                params.append(bound)
+            rows = self._read_tuples(sql, [*params, page_size])
+            if not rows:
+                return
+            last = int(rows[-1][0])
+            yield [Example.model_validate_json(row[1]) for row in rows]
+            if len(rows) < page_size:
+                return
+
+    def count_answered(
+        self, source: str, dataset: str, *, limit: int | None = None, ok_only: bool = False
+    ) -> int:
+        """How many of the first ``limit`` examples of ``dataset`` ``source`` answered (one query;
+        failures count unless ``ok_only``)."""
+        bound = self._limit_seq(dataset, limit)
+        sql = (
+            "SELECT COUNT(*) FROM examples e JOIN predictions p ON p.source = ?"
+            " AND p.dataset = e.dataset AND p.example_id = e.id WHERE e.dataset = ?"
+        )
+        params: list[Any] = [source, dataset]
+        if bound is not None:
+            sql += " AND e.seq <= ?"
+            params.append(bound)
+        if ok_only:
+            sql += " AND p.error IS NULL AND p.output IS NOT NULL"
+        return int(self._read(sql, params)[0][0])
 
     def sources(self) -> list[str]:
         """Every source with at least one stored prediction, sorted."""
@@ -628,13 +711,49 @@ class Store:
         value: dict[str, Any] = json.loads(rows[0][0])
         return value
 
+    def cache_get_many(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """key → cached value for the keys that have one (one query per 500 keys)."""
+        return {key: json.loads(value) for key, value in self.cache_get_many_json(keys).items()}
+
+    def cache_get_many_json(self, keys: Sequence[str]) -> dict[str, str]:
+        """key → cached value as the stored JSON text (parsed by the caller, once)."""
+        found: dict[str, str] = {}
+        for chunk in _chunks(list(keys)):
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT key, value FROM cache WHERE key IN ({marks})"
+            found.update(self._read_tuples(sql, list(chunk)))
+        return found
+
+    def _read_tuples(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Like :meth:`_read`, with plain tuples (cheaper than rows for bulk reads)."""
+        with self._lock:
+            cursor = self._conn.cursor()
+            cursor.row_factory = None
+            try:
+                return cursor.execute(sql, params).fetchall()
+            except sqlite3.DatabaseError as exc:
+                if type(exc) is sqlite3.DatabaseError:
+                    raise self._damaged(exc) from exc
+                raise
+
     def cache_put(self, key: str, value: dict[str, Any]) -> None:
         """Store (or overwrite) a JSON-able value under ``key``."""
+        self.cache_put_many([(key, value)])
+
+    def cache_put_many(self, entries: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """Store (or overwrite) several ``(key, value)`` entries in one transaction."""
+        if not entries:
+            return
         with self._write() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO cache (key, value, created_at) VALUES (?, ?, ?)",
-                (key, _dumps(value), time.time()),
-            )
+            self._put_cache(conn, entries)
+
+    @staticmethod
+    def _put_cache(conn: sqlite3.Connection, entries: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        now = time.time()
+        conn.executemany(
+            "INSERT OR REPLACE INTO cache (key, value, created_at) VALUES (?, ?, ?)",
+            [(key, _dumps(value), now) for key, value in entries],
+        )
 
     def cache_stats(self) -> dict[str, Any]:
         """``{"entries": n, "bytes": total size of the stored values}``."""

@@ -106,8 +106,7 @@ class BatchRunner:
         for ex in examples:
             if ex.id in covered:
                 continue
-            prompt = self.teacher.prompt_for(self.task, ex)
-            cached = self.teacher.cached(prompt)
+            prompt, cached = self.teacher.lookup(self.task, ex)
             if cached is None:
                 fresh.append(ex)
                 continue
@@ -207,7 +206,7 @@ class BatchRunner:
                 continue
             prompt = self.teacher.prompt_for(self.task, example)
             completion = self.execution.record(result, attempts=1, batch=True)
-            self.teacher.remember(prompt, completion)
+            self.teacher.remember(prompt, completion, self.teacher.key_for(self.task, example))
             preds.append(
                 await self.teacher.finish(self.task, example, prompt, completion, self.source)
             )

@@ -98,7 +98,7 @@ def plan_label(
         prompt = teacher.prompt_for(task, ex)
         if len(plan.prompts) < n:
             plan.prompts.append((ex.id, prompt))
-        if store.cache_get(teacher.cache_key(prompt)) is not None:
+        if any(store.cache_get(key) is not None for key in teacher.keys_for(task, ex)):
             plan.cached += 1
             continue
         plan.input_tokens += prompt_tokens(prompt)

@@ -1,8 +1,10 @@
 """The label stage: run a teacher over a data set in the store, resumably.
 
-Examples that already have a prediction from this teacher's source are skipped, and every answer is
-committed to the store as soon as it arrives, so a run killed at any point (even with SIGKILL) picks
-up where it stopped and asks nothing twice. Parse failures are stored like answers (with ``error``
+Examples that already have a prediction from this teacher's source are skipped (an anti-join, read
+page by page), and answers are committed to the store in batches, with their cache entries, within
+:data:`~.teacher.WRITE_S` (0.2 s) of arriving or every :data:`~.teacher.WRITE_ROWS` answers, and
+before the run returns or raises (Ctrl-C included), so an interrupted run picks up where it stopped
+and asks nothing twice; a SIGKILL loses at most the answers of the last 0.2 s. Parse failures are stored like answers (with ``error``
 and ``raw``) and counted; they never stop the run. A budget stop or a permanent provider error
 stops it with every earlier answer stored, and the run's stats (with the ledger) written.
 
@@ -19,7 +21,7 @@ retry asks the provider again instead of re-serving the cached garbage; an entry
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +31,7 @@ from ..records import Example, Prediction, Usage
 from ..tasks import Task
 from .ledger import Ledger
 from .pricing import format_cost
-from .teacher import PromptTeacher, Teacher
+from .teacher import CacheEntry, PromptTeacher, Teacher
 
 if TYPE_CHECKING:
     from ..store.sqlite import Store
@@ -54,13 +56,53 @@ class LabelResult:
     retried: int = 0
     #: Failed answers of this source stored on the labelled examples once the run ended.
     failed_total: int = 0
+    #: Of ``failures``: requests that got no answer (timeouts, dropped connections, server
+    #: errors after every retry, failed batch items), not answers that failed to parse.
+    request_failures: int = 0
+
+    @property
+    def parse_failures(self) -> int:
+        return self.failures - self.request_failures
 
     @property
     def failure_rate(self) -> float:
         return self.failures / self.labelled if self.labelled else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "failure_rate": self.failure_rate}
+        return {
+            **asdict(self),
+            "failure_rate": self.failure_rate,
+            "parse_failures": self.parse_failures,
+        }
+
+
+def is_request_failure(prediction: Prediction) -> bool:
+    """A failure without an answer: the request timed out, its connection dropped or the
+    server kept failing (no raw text, no tokens), as opposed to an answer that did not parse."""
+    usage = prediction.usage
+    return (
+        not prediction.ok
+        and not prediction.raw
+        and usage.input_tokens == 0
+        and usage.output_tokens == 0
+    )
+
+
+def _sum_usage(usage: Usage, preds: Sequence[Prediction]) -> Usage:
+    """``usage`` plus every prediction's, as ``Usage.__add__`` sums them, in one model build
+    (one per batch, not one per row)."""
+    if not preds:
+        return usage
+    totals = usage.model_dump()
+    numeric = [k for k, v in totals.items() if type(v) in (int, float)]  # not the bool
+    cached = usage.cached
+    for p in preds:
+        u = p.usage
+        cached = cached and u.cached
+        for k in numeric:
+            totals[k] += getattr(u, k)
+    totals["cached"] = cached
+    return Usage(**totals)
 
 
 def _usage_ledger(teacher: Teacher, usage: Usage, count: int, cached: int) -> Ledger:
@@ -88,8 +130,13 @@ def label_dataset(
     mode: str = "online",
     batch_size_jobs: int = 1000,
     poll_interval: float = 30.0,
+    page_size: int = 1000,
 ) -> LabelResult:
     """Label every example of ``dataset`` that this teacher has not answered yet.
+
+    Pending examples are read from the store ``page_size`` at a time and the answers written in
+    batches (one transaction each, with their cache entries), so memory does not grow with the
+    data set and a re-run with nothing pending costs two counts and one query.
 
     Raises :class:`~distil.errors.BudgetExceeded` (saying how far the run got) or a permanent
     :class:`~distil.errors.ProviderError` after storing everything answered; with ``run_id`` the
@@ -97,24 +144,26 @@ def label_dataset(
     """
     if isinstance(teacher, PromptTeacher) and teacher.cache is None:
         teacher.cache = store
-    examples = store.examples(dataset, limit=limit)
     source = teacher.source(task)
-    done = store.answered_ids(source, dataset=dataset)
-    pending = [ex for ex in examples if ex.id not in done]
-    counts = {"labelled": 0, "failures": 0, "cached": 0}
+    # Counts by query, pending examples by an anti-join in pages: nothing holds the data set.
+    count = store.count_examples(dataset)
+    total = count if limit is None else max(0, min(limit, count))
+    already = store.count_answered(source, dataset, limit=limit)
+    pending = total - already
+    counts = {"labelled": 0, "failures": 0, "cached": 0, "request_failures": 0}
     usage = Usage(attempts=0, cached=True)
+    takes_cache = isinstance(teacher, PromptTeacher) and teacher.cache is store
 
-    def write(preds: list[Prediction]) -> None:
+    def write(preds: list[Prediction], entries: Sequence[CacheEntry] = ()) -> None:
         nonlocal usage
-        if run_id is not None:
-            preds = [p.model_copy(update={"run_id": run_id}) for p in preds]
-        store.add_predictions(preds, dataset)  # committed before progress is reported
+        # the answers and their cache entries in one transaction, before progress is reported
+        store.add_predictions(preds, dataset, cache=entries, run_id=run_id)
         counts["labelled"] += len(preds)
         counts["failures"] += sum(1 for p in preds if not p.ok)
+        counts["request_failures"] += sum(1 for p in preds if is_request_failure(p))
         counts["cached"] += sum(1 for p in preds if p.usage.cached)
-        for p in preds:
-            usage = usage + p.usage
-        if progress is not None:
+        usage = _sum_usage(usage, preds)
+        if progress is not None and preds:
             progress(len(preds))
 
     def result() -> LabelResult:
@@ -125,14 +174,18 @@ def label_dataset(
         return LabelResult(
             source=source,
             dataset=dataset,
-            total=len(examples),
-            already_done=len(examples) - len(pending),
+            total=total,
+            already_done=already,
             labelled=counts["labelled"],
             failures=counts["failures"],
+            request_failures=counts["request_failures"],
             seconds=time.perf_counter() - started,
             usage=usage.model_dump() if counts["labelled"] else {},
             ledger=ledger.to_dict() if pending else {},
         )
+
+    def pages() -> Iterator[list[Example]]:
+        return store.pending_examples(dataset, source, limit=limit, page_size=page_size)
 
     started = time.perf_counter()
     if isinstance(teacher, PromptTeacher):
@@ -152,9 +205,13 @@ def label_dataset(
                 run_id=run_id,
                 dataset=dataset,
             )
-            run_sync(runner.run(pending, write))
+            todo = [ex for page in pages() for ex in page]  # a job holds its examples anyway
+            run_sync(runner.run(todo, write))
+        elif pending and isinstance(teacher, PromptTeacher):
+            on_write, on_results = (write, None) if takes_cache else (None, write)
+            run_sync(teacher.astream(task, pages(), on_results, on_write=on_write))
         elif pending:
-            run_sync(teacher.alabel(task, pending, on_results=write))
+            run_sync(teacher.astream(task, pages(), on_results=write))
     except BudgetExceeded as exc:
         partial = result()
         if run_id is not None:
@@ -176,20 +233,27 @@ def label_dataset(
 def failed_cache_keys(task: Task, teacher: PromptTeacher, example: Example) -> list[str]:
     """The cache keys a retry of ``example`` would read whose cached answers fail to parse.
 
-    It walks the path :meth:`PromptTeacher.finish` takes: the prompt's cached answer, and while
-    that fails and a re-ask is allowed, the cached answer of the re-ask prompt; it stops at the
-    first answer missing from the cache or parsing now.
+    It walks the path :meth:`PromptTeacher.finish` takes: the first prompt's cached answer (under
+    the text-only key or the old whole-prompt key), and while that fails and a re-ask is
+    allowed, the cached answer of the re-ask prompt; it stops at the first answer missing from
+    the cache or parsing now.
     """
-    prompt = teacher.prompt_for(task, example)
+    prompt, _ = teacher.lookup(task, example)
+    first = teacher.keys_for(task, example)
     keys: list[str] = []
     for reasks in range(teacher.max_reasks + 1):
-        completion = teacher.cached(prompt)
+        completion = None
+        for key in first if reasks == 0 else [teacher.cache_key(prompt)]:
+            completion = teacher.cached(prompt, key)
+            if completion is not None:
+                break
         if completion is None:
             break
         try:
             teacher.parse_output(task, example, completion)
         except ParseError as exc:
-            keys.append(teacher.cache_key(prompt))
+            tried = first if reasks == 0 else [teacher.cache_key(prompt)]
+            keys.extend(k for k in tried if teacher.cached(prompt, k) is not None)
             if reasks >= teacher.max_reasks or not teacher.may_reask(completion):
                 break
             prompt = teacher.reask_prompt(prompt, teacher.raw_text(completion), exc)
@@ -205,17 +269,17 @@ def forget_failures(
 
     The failed cache entries go first, then the predictions: a kill in between leaves failures
     that the next ``--retry-failed`` finds again. Any executor then asks them like new examples.
+    The failed examples are read by a join, page by page.
     """
     source = teacher.source(task)
-    failed = store.answered_ids(source, dataset=dataset) - store.answered_ids(
-        source, dataset=dataset, ok_only=True
-    )
-    examples = [ex for ex in store.examples(dataset, limit=limit) if ex.id in failed]
-    if not examples:
-        return 0
-    if isinstance(teacher, PromptTeacher):
-        if teacher.cache is None:
-            teacher.cache = store
-        keys = [key for ex in examples for key in failed_cache_keys(task, teacher, ex)]
-        getattr(teacher.cache, "cache_delete", store.cache_delete)(keys)
-    return store.delete_failed_predictions(source, dataset, [ex.id for ex in examples])
+    if isinstance(teacher, PromptTeacher) and teacher.cache is None:
+        teacher.cache = store
+    deleted = 0
+    # Pages are read before anything is deleted: deleting moves no example out of later pages.
+    pages = list(store.pending_examples(dataset, source, limit=limit, failed_only=True))
+    for examples in pages:
+        if isinstance(teacher, PromptTeacher):
+            keys = [key for ex in examples for key in failed_cache_keys(task, teacher, ex)]
+            getattr(teacher.cache, "cache_delete", store.cache_delete)(keys)
+        deleted += store.delete_failed_predictions(source, dataset, [ex.id for ex in examples])
+    return deleted

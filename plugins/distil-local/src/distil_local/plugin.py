@@ -120,6 +120,11 @@ def distil_prompt(
     return minilm.build_prompt(task, example, template)
 
 
+# The prompt holds the text verbatim as its one message (the hypotheses depend on the task and the
+# teacher's template only): the label pass renders it once per task and substitutes each text.
+distil_prompt.distil_text_only = True  # type: ignore[attr-defined]
+
+
 @distil.hookimpl
 def distil_parse(
     task: distil.Task, example: distil.Example, completion: distil.Completion
@@ -128,3 +133,14 @@ def distil_parse(
     if completion.scores is None or task.kind != "textcat":
         return None
     return minilm.parse_scores(task, completion)
+
+
+@distil.hookimpl
+def distil_init_choices() -> list[Any]:
+    """``distil init --teacher local`` for textcat (the offline default) and ``--teacher llama``."""
+    llama = '@teachers = "llm.v1"\n\n[teacher.provider]\n@providers = "local.llama.v1"'
+    return [
+        distil.TeacherChoice("local", "textcat", '@teachers = "local.zeroshot.v1"', priority=100),
+        distil.TeacherChoice("llama", "textcat", llama),
+        distil.TeacherChoice("llama", "ner", llama),
+    ]

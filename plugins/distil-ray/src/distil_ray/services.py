@@ -28,6 +28,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import distil
+
 from .shards import iter_result_lines
 
 
@@ -132,6 +134,13 @@ class RemoteLimiter:
     def pause(self, seconds: float) -> None:
         if self.budget is not None:
             self.budget.pause.remote(seconds)
+
+    def observe(self, state: Any) -> None:
+        """A server's remaining/reset headers: no request left holds every worker until the
+        reset (the local limiter's rule, :func:`distil.header_pause`)."""
+        wait = distil.header_pause(state)
+        if wait > 0:
+            self.pause(wait)
 
 
 class ResultLog:

@@ -114,6 +114,9 @@ def label_batch(
         task = cloudpickle.loads(task_blob)
         cache = CollectingCache()
         teacher.cache = cache
+        # The result log is this job's durable store: each answer goes to it as it arrives (the
+        # local runner batches SQLite writes; here a killed worker must lose no answer).
+        teacher.write_rows = 1
         key_of = {ex.id: key for ex, key in zip(examples, keys, strict=True)}
 
         async def write(preds: list[Prediction]) -> None:
