@@ -17,8 +17,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RUNS = [
-    ["student_overhead.py", "--dataset", "banking77"],
-    ["student_overhead.py", "--dataset", "sms_spam"],
+    ["students_sklearn.py", "--dataset", "banking77"],
+    ["students_sklearn.py", "--dataset", "sms_spam"],
     ["students_spacy.py"],
     ["students_transformers.py"],
 ]

@@ -125,11 +125,18 @@ class Usage(Record):
     latency_s: float = 0.0
     cached: bool = False
     attempts: int = 1
+    #: Of ``input_tokens``, those the provider read from its prompt cache (priced
+    #: ``cached_input``), and those it wrote to it (Anthropic's cache writes, priced
+    #: ``cache_write``). ``cached`` above is distil's own cache (the whole answer).
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
             input_tokens=self.input_tokens + other.input_tokens,
             output_tokens=self.output_tokens + other.output_tokens,
+            cached_input_tokens=self.cached_input_tokens + other.cached_input_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
             cost=self.cost + other.cost,
             latency_s=self.latency_s + other.latency_s,
             cached=self.cached and other.cached,

@@ -181,6 +181,28 @@ def test_multilabel_confidence_is_the_weakest_yes_or_the_weakest_no():
             assert prediction.confidence == 1.0 - max(scores.values())
 
 
+def test_predict_returns_an_array_backed_batch_equal_to_the_toolkits_rule(goemotions):
+    # Multi-label with per-label thresholds tuned on dev: every part of the rule is exercised.
+    task = textcat_for(*goemotions.values(), multilabel=True)
+    student = make_textcat()
+    student.fit(
+        task,
+        gold_pairs(task, goemotions["train"][:600]),
+        gold_pairs(task, goemotions["dev"][:200]),
+    )
+    assert len(set(student._thresholds)) > 1  # tuned per label
+    test = inputs(goemotions["test"][:300])
+    batch = student.predict(test)
+    assert isinstance(batch, distil.CategoriesBatch) and len(batch) == len(test)
+    proba = student._probabilities([e.text for e in test])
+    reference = distil.categories_predictions(
+        task.labels, proba, multilabel=True, thresholds=student._thresholds
+    )
+    assert batch == reference
+    assert batch.chosen_labels() == [p.output.labels for p in reference]  # type: ignore[union-attr]
+    assert batch.confidence_list() == [p.confidence for p in reference]
+
+
 def test_training_on_a_single_label_says_it_needs_two():
     task = distil.TextCat(["ham", "spam"])
     with pytest.raises(ValueError, match=r"at least two labels.*'ham'"):

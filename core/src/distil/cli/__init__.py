@@ -1,6 +1,14 @@
 """The ``distil`` command line. Thin: each command parses arguments and calls a stage.
 
 Plugins add commands through the ``register_commands(cli)`` hook.
+
+Start-up is lazy: importing this module and printing ``distil --help`` load no plugin, no
+template engine and no rich renderer. Each command imports what it uses when it runs. Plugin
+commands are looked up only when one is asked for (``distil annotate ...``): then the plugins
+are loaded (the guarded loader, a broken one is skipped) and their ``register_commands`` hooks
+run. ``distil --help`` lists the commands that installed plugins declare in the
+``distil.commands`` entry-point group (see :func:`distil.plugins.declared_commands`) without
+importing them, and the commands of a host that is already loaded.
 """
 
 from __future__ import annotations
@@ -24,9 +32,14 @@ from . import (
     simulate_cmd,
     stages,
 )
+from .root import RootGroup, add_plugin_commands
 
 app = typer.Typer(
     name="distil",
+    cls=RootGroup,
+    # Plain click help: typer's rich help screen imports rich.markdown, markdown-it and pygments,
+    # most of the start-up cost of `distil --help`.
+    rich_markup_mode=None,
     help="Human-in-the-loop LLM distillation: prompt, parse, annotate, train, evaluate.",
     no_args_is_help=True,
     add_completion=False,
@@ -58,6 +71,7 @@ def _root(
     """Human-in-the-loop LLM distillation: prompt, parse, annotate, train, evaluate."""
 
 
+RootGroup.typer_app = app
 plugins_cmd.register(app)
 init_cmd.register(app)
 plan_cmd.register(app)
@@ -66,12 +80,6 @@ stages.register(app)
 exchange_cmd.register(app)
 simulate_cmd.register(app)
 runs_cmd.register(app)
-
-
-def _add_plugin_commands() -> None:
-    from ..plugins import get_host
-
-    get_host().hook.register_commands(cli=app)
 
 
 def print_error(exc: BaseException | str, prefix: str = "error") -> None:
@@ -88,15 +96,11 @@ def print_error(exc: BaseException | str, prefix: str = "error") -> None:
 
 
 def main() -> None:
-    from rich.console import Console
-
-    err = Console(stderr=True, soft_wrap=True)
     restore = _show_distil_logs()
     terminated: list[int] = []
     previous = _interrupt_on_sigterm(terminated)
     try:
-        _add_plugin_commands()
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, prog_name="distil")
         # typer turns Ctrl-C into an exit code (130) that it returns, without standalone mode
         if code == 130:
             raise KeyboardInterrupt
@@ -106,6 +110,9 @@ def main() -> None:
         print_error(exc)
         sys.exit(1)
     except KeyboardInterrupt:
+        from rich.console import Console
+
+        err = Console(stderr=True, soft_wrap=True)
         err.print("[yellow]interrupted[/]: the work done so far is saved; run again to resume")
         sys.exit(143 if terminated else 130)
     except SystemExit:
@@ -179,4 +186,4 @@ def _show_distil_logs() -> Callable[[], None]:
     return restore
 
 
-__all__ = ["app", "main", "print_error"]
+__all__ = ["add_plugin_commands", "app", "main", "print_error"]

@@ -10,6 +10,7 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("plugins")
     def plugins(
+        ctx: typer.Context,
         as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
     ) -> None:
         """List the loaded plugins and everything they registered."""
@@ -20,6 +21,16 @@ def register(app: typer.Typer) -> None:
         from ..plugins import get_host
 
         host = get_host()
+        # Every hook a plugin registers through runs here, register_commands included, so that
+        # this diagnostic command sees (and traces) a plugin's commands too; one that raises is
+        # reported, and the listing still comes.
+        from .root import add_plugin_commands
+
+        try:
+            add_plugin_commands(ctx.find_root().command)
+        except Exception as exc:
+            message = f"a plugin's register_commands hook raised {type(exc).__name__}: {exc}"
+            typer.echo(f"warning: {message}", err=True)
         infos = sorted(host.plugins.values(), key=lambda p: (p.name != "distil", p.name))
         if as_json:
             typer.echo(json.dumps([p.to_dict() for p in infos], indent=2))

@@ -205,9 +205,10 @@ class Head:
             row, multilabel=self.task.multilabel, thresholds=self.thresholds
         )
 
-    def predictions(self, proba: Any) -> list[distil.StudentPrediction]:
-        """One prediction per probability row, with a score for every task label."""
-        return distil.categories_predictions(
+    def predictions(self, proba: Any) -> distil.CategoriesBatch:
+        """One prediction per probability row, with a score for every task label, built on access
+        (:class:`distil.CategoriesBatch`: the matrix is kept, no dict per document up front)."""
+        return distil.CategoriesBatch.from_probabilities(
             self.task.labels, proba, multilabel=self.task.multilabel, thresholds=self.thresholds
         )
 

@@ -8,6 +8,7 @@ Everything else, including the confidence semantics and the save format, is here
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -98,8 +99,9 @@ class EncoderStudent(distil.Student):
         return dict(report)
 
     # -- prediction ----------------------------------------------------------------------------
-    def predict(self, examples: list[distil.Example]) -> list[distil.StudentPrediction]:
-        """One prediction per example, in order, with a score for every task label."""
+    def predict(self, examples: list[distil.Example]) -> Sequence[distil.StudentPrediction]:
+        """One prediction per example, in order, with a score for every task label (a
+        :class:`distil.CategoriesBatch`, which builds each document's scores on access)."""
         head = self._require_fitted()
         if not examples:
             return []

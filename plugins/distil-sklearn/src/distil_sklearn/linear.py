@@ -67,9 +67,15 @@ def place_columns(
 ) -> Any:
     """An ``(n, n_labels)`` float64 array: the classifier's probability columns ``raw`` put at
     their task-label indices ``columns`` (see :class:`distil.LabelColumns`), each ``constant``
-    label at its fixed value, clipped to [0, 1]."""
+    label at its fixed value, clipped to [0, 1].
+
+    When the columns are every task label in order (an exclusive task whose training data had
+    every label), ``raw`` itself is clipped in place and returned: no copy of the matrix."""
     import numpy as np
 
+    in_place = raw.dtype == np.float64 and raw.flags.writeable
+    if in_place and not constant and list(columns) == list(range(n_labels)):
+        return np.clip(raw, 0.0, 1.0, out=raw)
     proba = np.zeros((raw.shape[0], n_labels), dtype=np.float64)
     proba[:, list(columns)] = raw
     for j, value in constant.items():

@@ -15,6 +15,7 @@ module (and the plugin) stays cheap.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -228,22 +229,23 @@ class SklearnTextcat(distil.Student):
         return distil.dev_scores(predicted, [set(t) for t in targets], multilabel=task.multilabel)
 
     # -- prediction ----------------------------------------------------------------------------
-    def predict(self, examples: list[distil.Example]) -> list[distil.StudentPrediction]:
+    def predict(self, examples: list[distil.Example]) -> Sequence[distil.StudentPrediction]:
         """One prediction per example, in order, with a score for every task label.
 
-        The hot path stays in numpy: one ``predict_proba`` call, a vectorised choice of labels, and
-        one ``tolist()`` for the scores. Outputs are built with ``Categories.trusted``: every label and
-        score comes from the fitted model and the task, so re-validating them would only cost time.
+        The hot path stays in numpy: one ``predict_proba`` call and a vectorised choice of labels
+        and confidences. What comes back is a :class:`distil.CategoriesBatch`: it holds the
+        probability matrix and builds a document's ``Categories`` (a dict of scores) only when it
+        is read, so 10,000 documents cost no more than scikit-learn's own ``predict_proba``.
         """
         self._require_fitted()
         if not examples:
             return []
         return self._predictions(self._probabilities([e.text for e in examples]))
 
-    def _predictions(self, proba: Any) -> list[distil.StudentPrediction]:
+    def _predictions(self, proba: Any) -> distil.CategoriesBatch:
         """The toolkit's predictions (labels, scores, confidence rule) of a probability array."""
         task = self._require_fitted()
-        return distil.categories_predictions(
+        return distil.CategoriesBatch.from_probabilities(
             task.labels, proba, multilabel=task.multilabel, thresholds=self._thresholds
         )
 
