@@ -171,7 +171,14 @@ def test_the_request_sends_max_tokens_the_system_prompt_and_a_forced_tool(
     assert request.path == "/v1/messages"
     assert body["max_tokens"] == 512
     assert body["model"] == "claude-loopback-1"
-    assert body["system"] == prompt.messages[0].content
+    # the shared prefix (instructions, labels) is one system block marked for the prompt cache
+    assert body["system"] == [
+        {
+            "type": "text",
+            "text": prompt.messages[0].content,
+            "cache_control": {"type": "ephemeral"},
+        }
+    ]
     assert body["messages"] == [{"role": "user", "content": "WIN a FREE prize now"}]
     assert body["tools"] == [
         {
@@ -285,10 +292,19 @@ def test_a_missing_key_names_the_environment_variable(
 ) -> None:
     monkeypatch.delenv("MY_CLAUDE_KEY", raising=False)
     sent = len(server.requests)
-    error = fail_with(make_provider(server, api_key_env="MY_CLAUDE_KEY"))
+    remote = make_anthropic_provider(
+        model="claude-loopback-1",
+        base_url="https://api.anthropic.invalid",
+        api_key_env="MY_CLAUDE_KEY",
+    )
+    error = fail_with(remote)
     assert "MY_CLAUDE_KEY" in str(error)
     assert not isinstance(error, distil.TransientProviderError)
     assert len(server.requests) == sent
+    # a local base_url needs no key: the request goes out, and this server's 401 names the variable
+    error = fail_with(make_provider(server, api_key_env="MY_CLAUDE_KEY"))
+    assert "HTTP 401" in str(error) and "MY_CLAUDE_KEY" in str(error)
+    assert len(server.requests) == sent + 1
 
 
 def test_the_key_is_read_at_call_time(server: LoopbackLLM, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 import distil
+from distil.teach.runner import label_dataset
 from distil.testing import load_split
 from distil.testing.loopback import LoopbackLLM
 from distil.testing.loopback_openai import install_openai
@@ -68,3 +71,33 @@ def test_credentials_in_a_base_url_stay_out_of_params_and_repr(
     url = server.url.replace("http://", "http://user:hunter2-pass@") + "/v1"
     provider = make_provider(base_url=url)
     assert "hunter2" not in repr(provider) and "hunter2" not in str(provider.cache_identity())
+
+
+def test_a_key_the_server_echoes_in_a_header_is_in_no_debug_log_store_or_report(
+    make_provider: MakeProvider,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+) -> None:
+    # openai 3.x logs through httpx2/httpcore2: at DEBUG the transport logs every response header.
+    key = "sk-echoed-KEY-7f3a9c1e5b"
+    monkeypatch.setenv("DISTIL_ECHO_KEY", key)
+    caplog.set_level(logging.DEBUG)  # the root logger: every logger the SDK stack uses
+    with LoopbackLLM(answer=lambda request: '{"labels": ["spam"]}') as server:
+        install_openai(server, api_key=key, echo_key_header="x-echo-authorization")
+        provider = make_provider(base_url=server.url + "/v1", api_key_env="DISTIL_ECHO_KEY")
+        store = distil.Store(tmp_path / "distil.db")
+        store.add_examples(load_split("sms_spam", "test", limit=4), "train")
+        result = label_dataset(store, TASK, distil.PromptTeacher(provider), "train")
+        store.close()
+        echoed = server.requests[-1].headers["authorization"]
+    assert echoed == f"Bearer {key}" and result.labelled == 4 and result.failures == 0
+    names = {r.name for r in caplog.records}
+    assert {"httpcore2.http11", "openai._base_client"} & names, names  # DEBUG logging ran
+    assert any("x-echo-authorization" in r.getMessage() for r in caplog.records)
+    for record in caplog.records:
+        assert key not in record.getMessage(), record.name
+    assert key not in caplog.text and "[REDACTED]" in caplog.text
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("distil.db*"))
+    assert key.encode() not in stored
+    assert key not in json.dumps(result.to_dict())

@@ -76,13 +76,23 @@ def _print_label(result: Any) -> None:
     console = _console()
     console.print(
         f"labelled {r['labelled']} of {r['total']} '{r['dataset']}' examples "
-        f"({r['already_done']} already done) with {r['source']}: "
-        f"{r['failures']} parse failure(s) ({r['failure_rate']:.1%})",
+        f"({r['already_done']} already done) with {r['source']}: {_failures(r)}",
         highlight=False,
         markup=False,
     )
     if r.get("ledger"):
         console.print(f"ledger: {_ledger_line(r['ledger'])}", highlight=False, markup=False)
+
+
+def _failures(r: dict[str, Any]) -> str:
+    """``2 parse failure(s) (1.0%)``, with the requests that got no answer (timeouts, dropped
+    connections, server errors after every retry) counted apart: they are not parse failures."""
+    failed = int(r.get("request_failures") or 0)
+    parsed = int(r["failures"]) - failed
+    line = f"{parsed} parse failure(s)"
+    if failed:
+        line += f", {failed} request(s) without an answer (timeouts, connection or server errors)"
+    return line + (f" ({r['failure_rate']:.1%})" if "failure_rate" in r else "")
 
 
 def _waiting(pid: int | None) -> None:
@@ -103,18 +113,9 @@ def _print_failures(r: dict[str, Any], config: Path) -> None:
 
 
 def _ledger_line(ledger: dict[str, Any]) -> str:
-    from ..teach.pricing import format_cost
+    from ..teach.ledger import ledger_line
 
-    line = (
-        f"{ledger['requests']} request(s) ({ledger['retries']} retried, "
-        f"{ledger['reasks']} re-asked, {ledger['cache_hits']} from cache"
-    )
-    if ledger.get("batch_jobs"):
-        line += f", {ledger['batch_jobs']} batch job(s)"
-    return (
-        f"{line}), {ledger['input_tokens']:,} tokens in / {ledger['output_tokens']:,} out, "
-        f"cost {format_cost(ledger.get('cost'))}"
-    )
+    return ledger_line(ledger)
 
 
 def _print_plan(plan: Any) -> None:
@@ -333,7 +334,7 @@ def _skipped(line: str) -> Any:
 def _print_label_dict(r: dict[str, Any]) -> None:
     typer.echo(
         f"labelled {r['labelled']} of {r['total']} '{r['dataset']}' examples "
-        f"({r['already_done']} already done): {r['failures']} parse failure(s)"
+        f"({r['already_done']} already done): {_failures(r)}"
     )
     if r.get("ledger"):
         typer.echo(f"ledger: {_ledger_line(r['ledger'])}")

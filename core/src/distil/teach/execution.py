@@ -114,7 +114,8 @@ class Execution:
         usage = completion.usage.model_copy(
             update={"cost": cost if cost is not None else 0.0, "attempts": attempts}
         )
-        self.ledger.add_usage(usage, cost)
+        saving = self.price.cache_saving(usage, batch=batch) if self.price is not None else None
+        self.ledger.add_usage(usage, cost, saving)
         if completion.meta.get("logprobs_missing"):  # asked for logprobs, the server sent none
             extra = self.ledger.extra
             extra["logprobs_missing"] = extra.get("logprobs_missing", 0) + 1
@@ -165,6 +166,8 @@ class Execution:
                     "in one complete_batch call: a provider must return one completion per "
                     "prompt, in order"
                 )
+            for completion in completions:  # the server's rate-limit headers, if it sent them
+                self.limiter.observe(completion.meta.pop("rate_limit", None))
             elapsed = (time.perf_counter() - started) / max(1, n)
             actual = sum(c.usage.input_tokens + c.usage.output_tokens for c in completions)
             self.limiter.settle(est_in + est_out, actual or est_in + est_out)

@@ -3,6 +3,10 @@
 Tokens and money count only what a provider was actually asked in this run (retries that failed
 carry no usage; cache hits cost nothing and are counted apart), so the ledger's token totals equal
 what the server saw. ``cost`` is None when no price is known for the provider's model.
+
+``cached_input_tokens`` / ``cache_write_tokens`` count the input tokens the provider read from /
+wrote to its prompt cache (they are part of ``input_tokens``); ``cache_saving`` is what that cache
+saved in dollars against every input token at the full ``input`` price (None without a price).
 """
 
 from __future__ import annotations
@@ -31,6 +35,11 @@ class Ledger:
     gave_up: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    #: Of ``input_tokens``: read from / written to the provider's prompt cache.
+    cached_input_tokens: int = 0
+    cache_write_tokens: int = 0
+    #: Dollars the provider's prompt cache saved (None when the price is unknown).
+    cache_saving: float | None = None
     #: Dollars spent, from the price table; None when the price is unknown.
     cost: float | None = None
     #: Provider batch jobs submitted in this run (batch mode).
@@ -39,12 +48,16 @@ class Ledger:
     waited_s: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def add_usage(self, usage: Usage, cost: float | None) -> None:
-        """Count one answered request's tokens and money."""
+    def add_usage(self, usage: Usage, cost: float | None, saving: float | None = None) -> None:
+        """Count one answered request's tokens and money (``saving``: its prompt-cache saving)."""
         self.input_tokens += usage.input_tokens
         self.output_tokens += usage.output_tokens
+        self.cached_input_tokens += usage.cached_input_tokens
+        self.cache_write_tokens += usage.cache_write_tokens
         if cost is not None:
             self.cost = (self.cost or 0.0) + cost
+        if saving is not None:
+            self.cache_saving = (self.cache_saving or 0.0) + saving
 
     @property
     def spent(self) -> float:
@@ -60,6 +73,9 @@ class Ledger:
             "gave_up": self.gave_up,
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
+            "cached_input_tokens": self.cached_input_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+            "cache_saving": self.cache_saving,
             "cost": self.cost,
             "batch_jobs": self.batch_jobs,
             "waited_s": round(self.waited_s, 3),
@@ -68,8 +84,37 @@ class Ledger:
 
     def summary(self) -> str:
         """One line for the CLI."""
-        return (
-            f"{self.requests} request(s) ({self.retries} retried, {self.reasks} re-asked, "
-            f"{self.cache_hits} from cache), {self.input_tokens:,} tokens in / "
-            f"{self.output_tokens:,} out, cost {format_cost(self.cost)}"
+        return ledger_line(self.to_dict())
+
+
+def prompt_cache_note(ledger: dict[str, Any]) -> str:
+    """`` (1,200 from the prompt cache, saving $0.0012)``, or "" when nothing came from it."""
+    cached = int(ledger.get("cached_input_tokens") or 0)
+    written = int(ledger.get("cache_write_tokens") or 0)
+    if not cached and not written:
+        return ""
+    parts = [f"{cached:,} from the prompt cache"]
+    if written:
+        parts.append(f"{written:,} written to it")
+    saving = ledger.get("cache_saving")
+    if saving is not None:
+        parts.append(
+            f"saving {format_cost(saving)}"
+            if saving >= 0
+            else f"costing {format_cost(-saving)} more"
         )
+    return f" ({', '.join(parts)})"
+
+
+def ledger_line(ledger: dict[str, Any]) -> str:
+    """The CLI's one line for a ledger (as :meth:`Ledger.to_dict` gives it, or a stored run's)."""
+    line = (
+        f"{ledger['requests']} request(s) ({ledger['retries']} retried, "
+        f"{ledger['reasks']} re-asked, {ledger['cache_hits']} from cache"
+    )
+    if ledger.get("batch_jobs"):
+        line += f", {ledger['batch_jobs']} batch job(s)"
+    return (
+        f"{line}), {ledger['input_tokens']:,} tokens in{prompt_cache_note(ledger)} / "
+        f"{ledger['output_tokens']:,} out, cost {format_cost(ledger.get('cost'))}"
+    )

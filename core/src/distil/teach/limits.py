@@ -10,13 +10,21 @@ The buckets refill continuously. Their capacity is ``burst_s`` seconds of the ra
 request, and one request's tokens), so requests go out evenly spread instead of a minute's worth
 at once: providers enforce their per-minute limits over shorter windows. A request larger than the
 token bucket's capacity is admitted when the bucket is full and leaves it in debt.
+
+The servers' own rate-limit headers (OpenAI's ``x-ratelimit-remaining-*`` / ``-reset-*``,
+Anthropic's ``anthropic-ratelimit-*``) are read from every answer (:meth:`RateLimiter.observe`):
+when one says nothing is left before its reset, every request waits for the reset instead of
+being sent into a 429.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+
+#: The longest wait a rate-limit header may impose (a garbled reset time must not stall a run).
+MAX_HEADER_WAIT_S = 120.0
 
 
 class _Bucket:
@@ -34,6 +42,24 @@ class _Bucket:
         """Seconds until ``amount`` (or a full bucket, if it is larger) is available."""
         need = min(amount, self.capacity)
         return 0.0 if self.level >= need else (need - self.level) / self.rate
+
+
+def header_pause(state: Mapping[str, float] | None) -> float:
+    """Seconds to hold every request for, from what a server said of its limits
+    (:func:`~distil.teach.http_errors.rate_limit_state`): until the reset when no request (or
+    token) is left, capped at :data:`MAX_HEADER_WAIT_S`; 0 when the server said nothing of it.
+    Every limiter (the local one, a plugin's distributed one) applies the same rule."""
+    if not state:
+        return 0.0
+    pause = 0.0
+    for remaining, reset in (
+        ("remaining_requests", "reset_requests_s"),
+        ("remaining_tokens", "reset_tokens_s"),
+    ):
+        left, wait = state.get(remaining), state.get(reset)
+        if left is not None and left <= 0 and wait is not None:
+            pause = max(pause, min(float(wait), MAX_HEADER_WAIT_S))
+    return pause
 
 
 class RateLimiter:
@@ -101,6 +127,15 @@ class RateLimiter:
         if self.tokens is not None:
             self.tokens.refill(self.clock())
             self.tokens.level = min(self.tokens.capacity, self.tokens.level + estimated - actual)
+
+    def observe(self, state: Mapping[str, float] | None) -> None:
+        """Slow down before a 429: what a server's answer said of its limits
+        (:func:`~distil.teach.http_errors.rate_limit_state`). No request left before the reset
+        (``remaining_requests`` or ``remaining_tokens`` at 0) holds every request until then,
+        so the next one goes out when the server will take it instead of being refused."""
+        wait = header_pause(state)
+        if wait > 0:
+            self.pause(wait)
 
     def pause(self, seconds: float) -> None:
         """Hold every request for ``seconds`` (a 429's ``Retry-After``); never shortens a pause."""

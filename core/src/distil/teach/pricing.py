@@ -7,6 +7,7 @@ tokens::
 
     [prices]
     "openai.chat/gpt-4o-mini" = {"input": 0.15, "output": 0.60, "batch_discount": 0.5}
+    "anthropic.messages/claude-haiku-4-5" = {"input": 1.0, "output": 5.0, "cached_input": 0.1, "cache_write": 1.25}
 
 A model without a price has an unknown cost: usage records ``cost = 0.0``, the ledger reports
 ``cost = None`` (shown as "—"), and a ``budget`` cannot be enforced for it (a config error).
@@ -38,6 +39,10 @@ class Price(BaseModel):
     """One model's price in dollars per million tokens.
 
     ``batch_discount`` is the fraction taken off for provider batch jobs (0.5: half price).
+    ``cached_input`` prices the input tokens a provider read from its prompt cache (OpenAI's
+    ``cached_tokens``, Anthropic's ``cache_read_input_tokens``), ``cache_write`` those it wrote to
+    it (Anthropic's ``cache_creation_input_tokens``); unset, they cost ``input``, so that a config
+    without them never under-states a cost.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -45,13 +50,46 @@ class Price(BaseModel):
     input: float = Field(ge=0)
     output: float = Field(ge=0)
     batch_discount: float = Field(default=0.5, ge=0, le=1)
+    cached_input: float | None = Field(default=None, ge=0)
+    cache_write: float | None = Field(default=None, ge=0)
 
-    def cost(self, input_tokens: int, output_tokens: int, *, batch: bool = False) -> float:
-        dollars = (input_tokens * self.input + output_tokens * self.output) / 1_000_000
+    def cost(
+        self,
+        input_tokens: int,
+        output_tokens: int,
+        *,
+        batch: bool = False,
+        cached_input_tokens: int = 0,
+        cache_write_tokens: int = 0,
+    ) -> float:
+        """Dollars for this usage; ``input_tokens`` includes the cached and written ones."""
+        cached = min(max(0, cached_input_tokens), input_tokens)
+        written = min(max(0, cache_write_tokens), input_tokens - cached)
+        plain = input_tokens - cached - written
+        read_price = self.input if self.cached_input is None else self.cached_input
+        write_price = self.input if self.cache_write is None else self.cache_write
+        dollars = (
+            plain * self.input
+            + cached * read_price
+            + written * write_price
+            + output_tokens * self.output
+        ) / 1_000_000
         return dollars * (1 - self.batch_discount) if batch else dollars
 
     def usage_cost(self, usage: Usage, *, batch: bool = False) -> float:
-        return self.cost(usage.input_tokens, usage.output_tokens, batch=batch)
+        return self.cost(
+            usage.input_tokens,
+            usage.output_tokens,
+            batch=batch,
+            cached_input_tokens=usage.cached_input_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+        )
+
+    def cache_saving(self, usage: Usage, *, batch: bool = False) -> float:
+        """What the provider's prompt cache saved on this usage: its cost with every input token
+        at the ``input`` price, less its real cost (negative when cache writes cost more)."""
+        uncached = self.cost(usage.input_tokens, usage.output_tokens, batch=batch)
+        return uncached - self.usage_cost(usage, batch=batch)
 
 
 class PriceTable:

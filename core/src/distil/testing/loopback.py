@@ -113,7 +113,14 @@ class LoopbackLLM:
         self.prefix_routes: list[tuple[str, str, Handler]] = []
         self.faults: deque[Fault] = deque()
         self.requests: list[Request] = []
-        self.billed = {"input_tokens": 0, "output_tokens": 0, "requests": 0}
+        #: ``input_tokens`` include the prompt-cache reads and writes counted apart.
+        self.billed = {
+            "input_tokens": 0,
+            "output_tokens": 0,
+            "requests": 0,
+            "cached_input_tokens": 0,
+            "cache_write_tokens": 0,
+        }
         #: State the wire modules keep (uploaded files, batches, ...), by module.
         self.state: dict[str, Any] = {}
         self.lock = threading.Lock()
@@ -138,11 +145,22 @@ class LoopbackLLM:
     def inject(self, fault: Fault) -> None:
         self.faults.append(fault)
 
-    def bill(self, input_tokens: int, output_tokens: int) -> None:
+    def bill(
+        self,
+        input_tokens: int,
+        output_tokens: int,
+        *,
+        cached_input_tokens: int = 0,
+        cache_write_tokens: int = 0,
+    ) -> None:
+        """Count one answered request; ``input_tokens`` is every input token, of which
+        ``cached_input_tokens`` were read from and ``cache_write_tokens`` written to the cache."""
         with self.lock:
             self.billed["input_tokens"] += input_tokens
             self.billed["output_tokens"] += output_tokens
             self.billed["requests"] += 1
+            self.billed["cached_input_tokens"] += cached_input_tokens
+            self.billed["cache_write_tokens"] += cache_write_tokens
 
     def _take_fault(self, path: str) -> Fault | None:
         with self.lock:

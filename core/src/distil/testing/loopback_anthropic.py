@@ -29,6 +29,10 @@ Conventions of the loopback model (documented so that tests can rely on them):
 - **Refusal**: an answer text starting with ``"REFUSE:"`` is sent as ``stop_reason: "refusal"`` with
   the rest of the text in a ``text`` block (and no tool call).
 - An answer function that raises becomes a 500 ``api_error`` (an ``errored`` result in a batch).
+- **Prompt caching**: a ``cache_control`` breakpoint makes the prefix up to it a cache write the
+  first time and a cache read after (``cache_creation_input_tokens`` /
+  ``cache_read_input_tokens``; ``input_tokens`` counts the rest, as the API does); ``server.bill``
+  counts every input token, with the reads and writes apart.
 - With ``api_key`` given, a request whose ``x-api-key`` / ``authorization: Bearer`` header carries
   another key gets 401 ``authentication_error``; a request with neither header always does.
 
@@ -184,11 +188,56 @@ def _json_object(text: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def _blocks(content: Any) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    return [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
+
+
+def cache_prefix(params: dict[str, Any]) -> tuple[str, int] | None:
+    """``(identity, tokens)`` of the prefix up to the request's last ``cache_control``
+    breakpoint (tools, then system blocks, then message blocks, the API's order), or None."""
+    parts: list[Any] = [params.get("model"), params.get("tools") or []]
+    tokens = 0
+    found: tuple[str, int] | None = None
+    blocks = [("system", b) for b in _blocks(params.get("system", ""))]
+    for message in params.get("messages") or []:
+        if isinstance(message, dict):
+            blocks += [(str(message.get("role")), b) for b in _blocks(message.get("content"))]
+    for role, block in blocks:
+        parts.append([role, block.get("text", block.get("input", ""))])
+        tokens += count_tokens(_text_of([block]))
+        if isinstance(block.get("cache_control"), dict):
+            found = (json.dumps(parts, sort_keys=True, default=str), tokens)
+    return found
+
+
+def _cache_usage(server: LoopbackLLM, params: dict[str, Any]) -> tuple[int, int]:
+    """``(read, written)`` prompt-cache tokens of a request (Anthropic's explicit caching)."""
+    prefix = cache_prefix(params)
+    state = server.state[STATE_KEY]
+    if prefix is None or prefix[1] < max(1, state.get("cache_min_tokens", 0)):
+        return 0, 0
+    # its own lock: a batch ends (and answers its messages) under state["lock"]
+    with state.setdefault("cache_lock", threading.Lock()):
+        if prefix[0] in state.setdefault("cached_prefixes", set()):
+            return prefix[1], 0
+        state["cached_prefixes"].add(prefix[0])
+    return 0, prefix[1]
+
+
 def make_message(server: LoopbackLLM, params: Any) -> dict[str, Any]:
-    """Answer one Messages request body with a Message object (raises ``_Invalid`` on bad input)."""
+    """Answer one Messages request body with a Message object (raises ``_Invalid`` on bad input).
+
+    A request with ``cache_control`` breakpoints reports the prefix up to the last one as
+    ``cache_creation_input_tokens`` the first time and ``cache_read_input_tokens`` after; as the
+    API does, ``input_tokens`` then counts only the tokens after the breakpoint. Prefixes shorter
+    than ``cache_min_tokens`` (the API: 1,024 or more, by model) are not cached.
+    """
     request, max_tokens, forced = normalise(params)
     answer = server.answer(request)
     input_tokens = _input_tokens(request)
+    cache_read, cache_write = _cache_usage(server, params)
     content: list[dict[str, Any]]
     if answer.startswith("REFUSE:"):
         text = answer[len("REFUSE:") :].strip()
@@ -215,7 +264,12 @@ def make_message(server: LoopbackLLM, params: Any) -> dict[str, Any]:
                 stop_reason = "end_turn"
             text = " ".join(answer.split()[:max_tokens]) if truncated else answer
             content = [{"type": "text", "text": text}]
-    server.bill(input_tokens, output_tokens)
+    server.bill(
+        input_tokens,
+        output_tokens,
+        cached_input_tokens=cache_read,
+        cache_write_tokens=cache_write,
+    )
     return {
         "id": "msg_" + secrets.token_hex(12),
         "type": "message",
@@ -225,10 +279,10 @@ def make_message(server: LoopbackLLM, params: Any) -> dict[str, Any]:
         "stop_reason": stop_reason,
         "stop_sequence": None,
         "usage": {
-            "input_tokens": input_tokens,
+            "input_tokens": max(0, input_tokens - cache_read - cache_write),
             "output_tokens": output_tokens,
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
+            "cache_creation_input_tokens": cache_write,
+            "cache_read_input_tokens": cache_read,
         },
     }
 
@@ -247,7 +301,19 @@ def _authorised(server: LoopbackLLM, request: Request) -> Response | None:
     return None
 
 
+def _echo(server: LoopbackLLM, request: Request, response: Response) -> Response:
+    header = server.state[STATE_KEY].get("echo_key_header")
+    if header:
+        sent = request.headers.get("x-api-key") or request.headers.get("authorization") or ""
+        response.headers[header] = sent
+    return response
+
+
 def _messages(server: LoopbackLLM, request: Request) -> Response:
+    return _echo(server, request, _answer_messages(server, request))
+
+
+def _answer_messages(server: LoopbackLLM, request: Request) -> Response:
     denied = _authorised(server, request)
     if denied is not None:
         return denied
@@ -375,19 +441,30 @@ def _batch_path(server: LoopbackLLM, request: Request) -> Response:
 
 
 def install_anthropic(
-    server: LoopbackLLM, *, api_key: str | None = None, batch_polls: int = 2
+    server: LoopbackLLM,
+    *,
+    api_key: str | None = None,
+    batch_polls: int = 2,
+    cache_min_tokens: int = 0,
+    echo_key_header: str | None = None,
 ) -> LoopbackLLM:
     """Serve the Anthropic Messages API (and Message Batches) on ``server``.
 
     ``api_key``: when given, only that key is accepted (others get 401). ``batch_polls``: a batch
     reports ``in_progress`` until its ``batch_polls``-th retrieval, which ends it (0 or 1: the
-    first retrieval ends it).
+    first retrieval ends it). ``cache_min_tokens``: the shortest prefix the simulated prompt
+    cache keeps (see :func:`make_message`). ``echo_key_header``: every ``/v1/messages`` answer
+    carries this header with the credential the request sent (a careless server).
     """
     server.state[STATE_KEY] = {
         "api_key": api_key,
         "batch_polls": batch_polls,
         "batches": {},
         "lock": threading.Lock(),
+        "cache_min_tokens": cache_min_tokens,
+        "cached_prefixes": set(),
+        "cache_lock": threading.Lock(),
+        "echo_key_header": echo_key_header,
     }
     server.route("POST", "/v1/messages", _messages)
     server.route("POST", "/v1/messages/batches", _create_batch)

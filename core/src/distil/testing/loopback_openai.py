@@ -27,6 +27,10 @@ What the routes do:
   when it completes: successes in the output file, failures (bad request, an answer function
   that raised) in the error file, one line per request.
 - ``GET /v1/models`` lists ``models`` and every model name seen so far.
+- :func:`install_azure_openai` adds Azure OpenAI's shape:
+  ``POST /openai/deployments/{name}/chat/completions?api-version=...`` with an ``api-key`` header.
+- ``usage.prompt_tokens_details.cached_tokens`` is always reported: 0, or with
+  ``prompt_cache=True`` the tokens of a shared prefix seen before (OpenAI's automatic caching).
 
 Errors have OpenAI's shape ``{"error": {"message", "type", "param", "code"}}``; every response
 carries an ``x-request-id``. With ``api_key`` set, requests without ``Authorization: Bearer
@@ -68,6 +72,18 @@ class OpenAIState:
     batches: dict[str, dict[str, Any]] = field(default_factory=dict)
     polls: dict[str, int] = field(default_factory=dict)
     seen_models: set[str] = field(default_factory=set)
+    #: Simulate OpenAI's automatic prompt caching (see :func:`install_openai`).
+    prompt_cache: bool = False
+    cache_min_tokens: int = 0
+    prefixes: set[str] = field(default_factory=set)
+    #: A response header that repeats the credential the request sent (a careless server).
+    echo_key_header: str | None = None
+    #: ``(requests, window_s)``: the live chat route's limit (see :func:`install_openai`).
+    rate_limit: tuple[int, float] | None = None
+    window_start: float = 0.0
+    window_count: int = 0
+    #: Chat requests refused with a 429 by ``rate_limit``.
+    rejected: int = 0
 
 
 def install_openai(
@@ -78,6 +94,10 @@ def install_openai(
     api_key: str | None = None,
     confidence: Callable[[dict[str, Any]], float] | None = None,
     logprobs: bool = True,
+    prompt_cache: bool = False,
+    cache_min_tokens: int = 0,
+    echo_key_header: str | None = None,
+    rate_limit: tuple[int, float] | None = None,
 ) -> OpenAIState:
     """Register the OpenAI routes on ``server`` and return their state.
 
@@ -85,9 +105,25 @@ def install_openai(
     ``api_key``: when set, the key every request must send. ``confidence``: the probability
     (0, 1] of a request's answer, spread over its tokens' logprobs. ``logprobs=False``: a server
     that returns no logprobs even when asked (like most LLM APIs but OpenAI's own).
+    ``prompt_cache``: OpenAI's automatic prompt caching: a request whose messages before the last
+    one (the shared prefix) were seen before, with at least ``cache_min_tokens`` tokens (OpenAI:
+    1,024), reports those tokens in ``usage.prompt_tokens_details.cached_tokens`` (they stay in
+    ``prompt_tokens``, as OpenAI counts them). ``echo_key_header``: every answer carries this
+    header with the credential the request sent (``Authorization``, or Azure's ``api-key``).
+    ``rate_limit=(n, window_s)``: ``POST /v1/chat/completions`` takes ``n`` requests per window
+    (from the window's first request) and says so in ``x-ratelimit-limit-requests``,
+    ``x-ratelimit-remaining-requests`` and ``x-ratelimit-reset-requests`` (``"250ms"``), as OpenAI
+    does; one more in the window gets a 429 with ``retry-after`` (counted in ``state.rejected``).
     """
     state = OpenAIState(
-        batch_polls=batch_polls, api_key=api_key, confidence=confidence, logprobs=logprobs
+        batch_polls=batch_polls,
+        api_key=api_key,
+        confidence=confidence,
+        logprobs=logprobs,
+        prompt_cache=prompt_cache,
+        cache_min_tokens=cache_min_tokens,
+        echo_key_header=echo_key_header,
+        rate_limit=rate_limit,
     )
     if models is not None:
         state.models = list(models)
@@ -149,9 +185,16 @@ def _guarded(
         else:
             response = handler(server, request)
         response.headers.setdefault("x-request-id", _new_id("req"))
+        _echo_key(_state(server), request, response)
         return response
 
     return route
+
+
+def _echo_key(state: OpenAIState, request: Request, response: Response) -> None:
+    if state.echo_key_header:
+        sent = request.headers.get("authorization") or request.headers.get("api-key") or ""
+        response.headers[state.echo_key_header] = sent
 
 
 # -- chat completions ----------------------------------------------------------------------------
@@ -244,7 +287,8 @@ def chat_completion(server: LoopbackLLM, body: Any) -> tuple[int, dict[str, Any]
             content = " ".join(words)
             finish_reason = "length"
     completion_tokens = len(words)
-    server.bill(prompt_tokens, completion_tokens)
+    cached = _cached_prefix_tokens(state, body)
+    server.bill(prompt_tokens, completion_tokens, cached_input_tokens=cached)
     logprobs = None
     if request["logprobs"] and state.logprobs and content is not None:
         confidence = state.confidence(request) if state.confidence is not None else 1.0
@@ -266,8 +310,54 @@ def chat_completion(server: LoopbackLLM, body: Any) -> tuple[int, dict[str, Any]
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": cached},
         },
     }
+
+
+def _cached_prefix_tokens(state: OpenAIState, body: dict[str, Any]) -> int:
+    """The prefix tokens served from the simulated prompt cache (and remember the prefix)."""
+    if not state.prompt_cache:
+        return 0
+    messages = [m for m in body.get("messages", []) if isinstance(m, dict)]
+    prefix = messages[:-1]
+    tokens = sum(count_tokens(_content_text(m.get("content"))) for m in prefix)
+    if not prefix or tokens < max(1, state.cache_min_tokens):
+        return 0
+    key = json.dumps([body.get("model"), prefix], sort_keys=True)
+    if key in state.prefixes:
+        return tokens
+    state.prefixes.add(key)
+    return 0
+
+
+def _take_rate_limit(server: LoopbackLLM) -> tuple[dict[str, str], Response | None]:
+    """The rate-limit headers of one chat request, and the 429 when it is over the limit."""
+    state = _state(server)
+    if state.rate_limit is None:
+        return {}, None
+    limit, window = state.rate_limit
+    with server.lock:
+        now = time.monotonic()
+        if state.window_count == 0 or now - state.window_start >= window:
+            state.window_start, state.window_count = now, 0
+        reset = max(0.0, window - (now - state.window_start))
+        over = state.window_count >= limit
+        if over:
+            state.rejected += 1
+        else:
+            state.window_count += 1
+        remaining = limit - state.window_count
+    headers = {
+        "x-ratelimit-limit-requests": str(limit),
+        "x-ratelimit-remaining-requests": str(remaining),
+        "x-ratelimit-reset-requests": f"{round(reset * 1000)}ms",
+    }
+    if not over:
+        return headers, None
+    refusal = error(429, "Rate limit reached for requests", "requests", "rate_limit_exceeded")
+    refusal.headers.update({**headers, "retry-after": f"{reset:.3f}"})
+    return headers, refusal
 
 
 def _chat_route(server: LoopbackLLM, request: Request) -> Response:
@@ -275,8 +365,11 @@ def _chat_route(server: LoopbackLLM, request: Request) -> Response:
         body = request.json()
     except ValueError:
         return error(400, "the request body is not valid JSON")
+    headers, refusal = _take_rate_limit(server)
+    if refusal is not None:
+        return refusal
     status, payload = chat_completion(server, body)
-    return Response(status, payload)
+    return Response(status, payload, headers)
 
 
 def _list_models(server: LoopbackLLM, request: Request) -> Response:
@@ -459,3 +552,74 @@ def _cancel_batch(server: LoopbackLLM, request: Request) -> Response:
         if batch["status"] in {"validating", "in_progress"}:
             batch.update(status="cancelled", cancelled_at=int(time.time()))
     return Response(200, batch)
+
+
+# -- Azure OpenAI ---------------------------------------------------------------------------------
+AZURE_PREFIX = "/openai/deployments/"
+
+
+def install_azure_openai(
+    server: LoopbackLLM,
+    *,
+    api_key: str | None = None,
+    api_version: str | None = None,
+    **options: Any,
+) -> OpenAIState:
+    """Serve Azure OpenAI's URL shape on ``server`` (besides the OpenAI routes).
+
+    ``POST /openai/deployments/{deployment}/chat/completions?api-version=...`` answers as the
+    OpenAI route does, for the deployment's name as the model when the body names none. A request
+    without ``api-version`` (or with another one than ``api_version``, when given) gets Azure's
+    404; with ``api_key`` set, one whose ``api-key`` header differs gets Azure's 401 (an
+    ``Authorization: Bearer`` header does not count: Azure keys go in ``api-key``). ``options``
+    go to :func:`install_openai` when the OpenAI routes are not installed yet. The deployments
+    called are in ``server.state["azure_openai"]["deployments"]``.
+    """
+    state = server.state.get("openai")
+    if not isinstance(state, OpenAIState):
+        state = install_openai(server, **options)
+    server.state["azure_openai"] = {
+        "api_key": api_key,
+        "api_version": api_version,
+        "deployments": set(),
+    }
+    server.route_prefix("POST", AZURE_PREFIX, _azure_route)
+    return state
+
+
+def _azure_error(status: int, code: str, message: str) -> Response:
+    return Response(status, {"error": {"code": code, "message": message}})
+
+
+def _azure_route(server: LoopbackLLM, request: Request) -> Response:
+    from urllib.parse import parse_qs
+
+    azure = server.state["azure_openai"]
+    deployment, _, tail = request.path.removeprefix(AZURE_PREFIX).partition("/")
+    versions = parse_qs(request.query).get("api-version", [])
+    if tail != "chat/completions" or not deployment:
+        response = _azure_error(404, "404", "Resource not found")
+    elif not versions or (azure["api_version"] and versions[0] != azure["api_version"]):
+        response = _azure_error(404, "404", "Resource not found (api-version)")
+    elif azure["api_key"] is not None and request.headers.get("api-key") != azure["api_key"]:
+        response = _azure_error(
+            401,
+            "401",
+            "Access denied due to invalid subscription key or wrong API endpoint. Make sure "
+            "to provide a valid key for an active subscription and use a correct regional API "
+            "endpoint for your resource.",
+        )
+    else:
+        try:
+            body = request.json()
+        except ValueError:
+            return error(400, "the request body is not valid JSON")
+        if isinstance(body, dict) and not body.get("model"):
+            body["model"] = deployment
+        with server.lock:
+            azure["deployments"].add(deployment)
+        status, payload = chat_completion(server, body)
+        response = Response(status, payload)
+    response.headers.setdefault("apim-request-id", _new_id("apim"))
+    _echo_key(_state(server), request, response)
+    return response

@@ -40,6 +40,17 @@ _FINISH = {
     "tool_use": "stop",
     "stop_sequence": "stop",
 }
+#: Sent as the key to a local server (``base_url`` on this machine) when the variable is unset.
+LOCAL_KEY = "not-needed"
+#: A 400 that rejects one of these parameters says which config key to change.
+PARAMETER_HINTS = {
+    "temperature": "remove teacher.provider.temperature (current models fix their sampling)",
+    "max_tokens": "change teacher.provider.max_tokens",
+    "system": "set teacher.provider.prompt_cache = false (sends the system prompt as plain text)",
+    "cache_control": "set teacher.provider.prompt_cache = false",
+    "tools": "set teacher.provider.structured_output = false",
+    "tool_choice": "set teacher.provider.structured_output = false",
+}
 #: Batch result types that a later attempt may turn into an answer.
 _RETRYABLE_ERRORS = {"api_error", "overloaded_error", "timeout_error", "rate_limit_error"}
 
@@ -62,6 +73,9 @@ class AnthropicProvider(distil.Provider):
         temperature: float | None = None,
         timeout: float = 60.0,
         structured_output: bool = True,
+        prompt_cache: bool = True,
+        extra_headers: dict[str, str] | None = None,
+        extra_body: dict[str, Any] | None = None,
     ) -> None:
         if not isinstance(model, str) or not model.strip():
             raise distil.ConfigError(
@@ -98,6 +112,18 @@ class AnthropicProvider(distil.Provider):
         self.temperature = temperature
         self.timeout = timeout
         self.structured_output = structured_output
+        self.prompt_cache = prompt_cache
+        if extra_headers is not None and not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in extra_headers.items()
+        ):
+            raise distil.ConfigError(
+                "teacher.provider.extra_headers must map header names to strings; keys go in "
+                "the environment (api_key_env), never here"
+            )
+        self.extra_headers = dict(extra_headers or {})
+        self.extra_body = dict(extra_body or {})
+        if self.extra_body:
+            self.params["extra_body"] = self.extra_body
         # One client per event loop (an httpx2 pool cannot outlive the loop it was made in).
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, tuple[str, Any]] = (
             weakref.WeakKeyDictionary()
@@ -112,6 +138,8 @@ class AnthropicProvider(distil.Provider):
     # -- the SDK client ---------------------------------------------------------------------------
     def _api_key(self) -> str:
         key = os.environ.get(self.api_key_env)
+        if not key and distil.is_local_url(self.base_url):
+            return LOCAL_KEY  # a local server (llama.cpp, a proxy on this machine): no key needed
         if not key:
             raise distil.ProviderError(
                 f"anthropic.messages: the environment variable {self.api_key_env} is not set; "
@@ -133,7 +161,11 @@ class AnthropicProvider(distil.Provider):
                 "anthropic.messages needs the anthropic SDK: pip install distil-anthropic"
             ) from exc
         client = anthropic.AsyncAnthropic(
-            api_key=key, base_url=self.base_url, timeout=self.timeout, max_retries=0
+            api_key=key,
+            base_url=self.base_url,
+            timeout=self.timeout,
+            max_retries=0,
+            default_headers=self.extra_headers or None,
         )
         protect(key)  # after the SDK created its loggers
         self._clients[loop] = (key, client)
@@ -157,7 +189,14 @@ class AnthropicProvider(distil.Provider):
         }
         if self.temperature is not None:
             params["temperature"] = self.temperature
-        if system:
+        if system and self.prompt_cache:
+            # The shared prefix (instructions, labels, schema, few-shot examples: the system
+            # prompt; the tools come before it in the cache's order) is marked for the prompt
+            # cache; the text, in the user message, comes after the breakpoint.
+            params["system"] = [
+                {"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}
+            ]
+        elif system:
             params["system"] = system
         if self.structured_output and prompt.json_schema is not None:
             params["tools"] = [
@@ -182,9 +221,15 @@ class AnthropicProvider(distil.Provider):
                 tool_input = block.get("input")
         stop = data.get("stop_reason")
         usage_data = data.get("usage") or {}
+        cache_read = int(usage_data.get("cache_read_input_tokens") or 0)
+        cache_write = int(usage_data.get("cache_creation_input_tokens") or 0)
         usage = distil.Usage(
-            input_tokens=int(usage_data.get("input_tokens") or 0),
+            # Anthropic's input_tokens leaves out the cache reads and writes: distil counts
+            # every input token there (as OpenAI does), with the cached ones apart.
+            input_tokens=int(usage_data.get("input_tokens") or 0) + cache_read + cache_write,
             output_tokens=int(usage_data.get("output_tokens") or 0),
+            cached_input_tokens=cache_read,
+            cache_write_tokens=cache_write,
             latency_s=latency_s,
         )
         text = json.dumps(tool_input) if tool_input is not None else "".join(texts)
@@ -207,19 +252,26 @@ class AnthropicProvider(distil.Provider):
         params = self.request_params(prompt)
         # SDK 2.x has no `temperature` argument (current models fix their sampling): when the user
         # sets one, it goes into the body as it is for servers and models that still take it.
-        extra = {"temperature": params.pop("temperature")} if "temperature" in params else None
+        taken = {"temperature": params.pop("temperature")} if "temperature" in params else {}
+        extra = {**taken, **self.extra_body} or None
         client = self._client()
         started = time.perf_counter()
         try:
-            message = await client.messages.create(**params, extra_body=extra)
+            # the raw response: its anthropic-ratelimit-* headers tell the limiter to slow down
+            raw = await client.messages.with_raw_response.create(**params, extra_body=extra)
+            message = await raw.parse()
         except Exception as exc:
             raise self._error(exc) from None
         try:
-            return self.to_completion(message, time.perf_counter() - started)
+            completion = self.to_completion(message, time.perf_counter() - started)
         except (AttributeError, TypeError, ValueError) as exc:
             raise distil.TransientProviderError(
                 f"anthropic.messages ({self.model}): the answer is not a Messages API message: {exc}"
             ) from None
+        limits = distil.rate_limit_state(raw.headers)
+        if limits:  # read (and removed) by the teacher's rate limiter
+            completion.meta["rate_limit"] = limits
+        return completion
 
     async def complete_batch(self, prompts: list[distil.Prompt]) -> list[distil.Completion]:
         return list(await asyncio.gather(*(self.complete(p) for p in prompts)))
@@ -306,15 +358,20 @@ class AnthropicProvider(distil.Provider):
             return distil.http_error(
                 status,
                 exc.response.headers,
+                getattr(exc, "body", None),
                 where=where,
                 message=message,
                 hints={401: hint, 403: hint},
                 redact=REDACTOR.redact,
+                parameters={
+                    **PARAMETER_HINTS,
+                    **{
+                        k: f"remove {k!r} from teacher.provider.extra_body" for k in self.extra_body
+                    },
+                },
             )
         if isinstance(exc, anthropic.APITimeoutError):
-            return distil.TransientProviderError(
-                f"{where}: no answer within {self.timeout:g} s (teacher.provider.timeout)"
-            )
+            return distil.timeout_error(f"{where} (teacher.provider.timeout)", self.timeout)
         if isinstance(exc, anthropic.APIConnectionError):
             return distil.TransientProviderError(f"{where}: connection failed: {exc}")
         if isinstance(exc, anthropic.APIResponseValidationError | ValueError):

@@ -16,12 +16,13 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any, ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 import distil
 
+from . import capabilities as caps
 from . import errors, secrets, wire
 
 logger = logging.getLogger("distil_openai")
@@ -49,6 +50,19 @@ def public_url(url: str | None) -> str | None:
     host = parts.hostname or ""
     netloc = f"{host}:{parts.port}" if parts.port else host
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _string_map(value: Mapping[str, Any] | None, key: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise distil.ConfigError(
+            f"teacher.provider.{key} must map header names to strings, e.g. "
+            '{"X-Team": "search"}; keys go in the environment (api_key_env), never here'
+        )
+    return dict(value)
 
 
 async def _close_with_loop(client: Any) -> AsyncGenerator[None, None]:
@@ -79,42 +93,78 @@ class OpenAIProvider(distil.Provider):
         base_url: str | None = None,
         api_key_env: str = "OPENAI_API_KEY",
         max_tokens: int = 512,
-        temperature: float = 0.0,
+        temperature: float | None = 0.0,
         seed: int | None = None,
         timeout: float = 60.0,
         structured_output: bool = True,
         logprobs: bool = False,
+        reasoning_effort: str | None = None,
+        capabilities: Mapping[str, Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> None:
+        where = self.name
         if not model:
-            raise distil.ConfigError("openai.chat: model must be a model name, e.g. 'gpt-4o-mini'")
+            raise distil.ConfigError(f"{where}: model must be a model name, e.g. 'gpt-4o-mini'")
         if max_tokens < 1:
-            raise distil.ConfigError(f"openai.chat: max_tokens must be >= 1, got {max_tokens}")
+            raise distil.ConfigError(f"{where}: max_tokens must be >= 1, got {max_tokens}")
         if timeout <= 0:
-            raise distil.ConfigError(f"openai.chat: timeout must be > 0 seconds, got {timeout}")
+            raise distil.ConfigError(f"{where}: timeout must be > 0 seconds, got {timeout}")
         self.base_url = base_url.rstrip("/") if base_url else None
         self.api_key_env = api_key_env
         self.timeout = timeout
+        self.extra_headers = _string_map(extra_headers, "extra_headers")
+        extra = dict(extra_body or {})
+        #: What the model takes (defaults by model-name pattern, the config's block on top).
+        self.caps = caps.resolve(model, hosted=self.hosted, overrides=capabilities)
+        if reasoning_effort is not None and not self.caps.reasoning_effort:
+            raise distil.ConfigError(
+                f"teacher.provider.reasoning_effort: {model!r} does not take reasoning_effort "
+                f"(it is not a reasoning model by name); remove it, or set "
+                f"{caps.WHERE}.reasoning_effort = true if the model takes it"
+            )
+        if logprobs and not self.caps.logprobs:
+            raise distil.ConfigError(
+                f"teacher.provider.logprobs: {model!r} does not return logprobs (reasoning "
+                f"models refuse them); set logprobs = false, or {caps.WHERE}.logprobs = true "
+                "if the model returns them"
+            )
+        style = self.caps.structured_output if structured_output else "none"
         self.options = wire.Options(
             model=model,
             max_tokens=max_tokens,
-            temperature=temperature,
-            seed=seed,
-            structured_output=structured_output,
+            temperature=temperature if self.caps.temperature else None,
+            seed=seed if self.caps.seed else None,
+            structured_output=style != "none",
             logprobs=logprobs,
-            max_tokens_field="max_tokens" if self.base_url else "max_completion_tokens",
+            max_tokens_field=self.caps.max_tokens_field,
+            reasoning_effort=reasoning_effort,
+            json_mode=style == "json_object",
+            extra_body=extra,
         )
-        # params: what changes the answer (hashed into the cache key); never the key.
-        super().__init__(
-            model,
-            {
-                "base_url": public_url(self.base_url),
-                "max_tokens": max_tokens,
-                "temperature": temperature,
-                "seed": seed,
-                "structured_output": structured_output,
-                "logprobs": logprobs,
-            },
-        )
+        #: A 400 naming one of these parameters says which config key to change.
+        self.parameter_hints = {
+            **caps.PARAMETER_HINTS,
+            **{k: f"remove {k!r} from teacher.provider.extra_body" for k in extra},
+        }
+        # params: what changes the answer (hashed into the cache key); never the key, and no
+        # header values (a gateway's headers may carry credentials).
+        params: dict[str, Any] = {
+            "base_url": public_url(self.base_url),
+            "max_tokens": max_tokens,
+            "temperature": self.options.temperature,
+            "seed": self.options.seed,
+            "structured_output": self.options.structured_output,
+            "logprobs": logprobs,
+        }
+        # Only when set, so that configs without them keep their cache keys.
+        if reasoning_effort is not None:
+            params["reasoning_effort"] = reasoning_effort
+        if self.options.json_mode:
+            params["json_mode"] = True
+        if extra:
+            params["extra_body"] = extra
+        super().__init__(model, params)
         self._client: Any = None
         self._response_class: Any = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
@@ -122,6 +172,12 @@ class OpenAIProvider(distil.Provider):
         #: Answers of the current run that came without the logprobs the config asks for.
         self.logprobs_missing = 0
         self._run_loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def hosted(self) -> bool:
+        """True for OpenAI's own API (no base_url): it reads max_completion_tokens for every
+        model; compatible servers read max_tokens."""
+        return self.base_url is None
 
     def __repr__(self) -> str:
         where = f", base_url={public_url(self.base_url)!r}" if self.base_url else ""
@@ -133,7 +189,7 @@ class OpenAIProvider(distil.Provider):
         loop = asyncio.get_running_loop()
         if self._run_loop is not loop:  # a new run: count (and warn about) its answers afresh
             self._run_loop, self.logprobs_missing = loop, 0
-        key = secrets.read_key(self.api_key_env, self.base_url)
+        key = self._key()
         # A new client when the loop changed (a client is bound to its loop) or the key did.
         if self._client is None or self._client_loop is not loop or self._client.api_key != key:
             import openai
@@ -143,16 +199,28 @@ class OpenAIProvider(distil.Provider):
             http = getattr(base_client, "httpx2", None) or getattr(base_client, "httpx")  # noqa: B009
             self._response_class = http.Response
             secrets.install_filter()  # the SDK's loggers exist now
-            self._client = openai.AsyncOpenAI(
-                api_key=key,
-                base_url=self.base_url,
-                max_retries=0,
-                timeout=self.timeout,
-            )
+            self._client = self._new_client(openai, key)
             self._client_loop = loop
             self._closer = _close_with_loop(self._client)
             await self._closer.__anext__()
         return self._client
+
+    def _key(self) -> str:
+        return secrets.read_key(self.api_key_env, self.base_url, where=self.name)
+
+    def _new_client(self, openai: Any, key: str) -> Any:
+        return openai.AsyncOpenAI(
+            api_key=key,
+            base_url=self.base_url,
+            max_retries=0,
+            timeout=self.timeout,
+            default_headers=self.extra_headers or None,
+        )
+
+    def _error(self, exc: BaseException) -> distil.ProviderError:
+        return errors.from_exception(
+            exc, where=self.name, timeout=self.timeout, parameters=self.parameter_hints
+        )
 
     async def aclose(self) -> None:
         """Close the SDK client now (it is also closed when its event loop shuts down)."""
@@ -174,7 +242,7 @@ class OpenAIProvider(distil.Provider):
             )
             payload = response.json()
         except Exception as exc:
-            raise errors.from_exception(exc) from None  # the SDK's error may quote the key
+            raise self._error(exc) from None  # the SDK's error may quote the key
         latency = time.perf_counter() - started
         if not isinstance(payload, dict):
             raise distil.TransientProviderError(
@@ -184,6 +252,9 @@ class OpenAIProvider(distil.Provider):
         completion = wire.to_completion(
             payload, self.options, structured=structured, latency_s=latency
         )
+        limits = distil.rate_limit_state(response.headers)
+        if limits:  # read (and removed) by the teacher's rate limiter: slow down before a 429
+            completion.meta["rate_limit"] = limits
         self._check_logprobs(completion)
         return completion
 
@@ -234,7 +305,7 @@ class OpenAIProvider(distil.Provider):
                 metadata={"created_by": "distil"},
             )
         except Exception as exc:
-            raise errors.from_exception(exc) from None
+            raise self._error(exc) from None
         return str(batch.id)
 
     async def _batch(self, job_id: str) -> Any:
@@ -242,7 +313,7 @@ class OpenAIProvider(distil.Provider):
         try:
             return await client.batches.retrieve(job_id)
         except Exception as exc:
-            raise errors.from_exception(exc) from None
+            raise self._error(exc) from None
 
     async def batch_status(self, job_id: str) -> str:
         batch = await self._batch(job_id)
@@ -264,7 +335,7 @@ class OpenAIProvider(distil.Provider):
             try:
                 text = (await client.files.content(file_id)).text
             except Exception as exc:
-                raise errors.from_exception(exc) from None
+                raise self._error(exc) from None
             for line in text.splitlines():
                 if line.strip():
                     custom_id, result = self._batch_line(line, job_id)
@@ -279,7 +350,9 @@ class OpenAIProvider(distil.Provider):
         body = response.get("body")
         if row.get("error") or status != 200 or not isinstance(body, dict):
             if status and status != 200:
-                return custom_id, errors.from_status(status, body, what="batch request")
+                return custom_id, errors.from_status(
+                    status, body, what="batch request", parameters=self.parameter_hints
+                )
             message = (row.get("error") or {}).get("message") or "no answer"
             return custom_id, distil.TransientProviderError(
                 secrets.redact(f"openai.chat: batch request {custom_id} failed: {message}")

@@ -1,35 +1,28 @@
 """API keys: read from the environment at call time, and kept out of every log record and error.
 
 The provider stores the *name* of the environment variable, never its value. The value goes to
-the SDK client (which needs it) and to :data:`_SECRETS`, the set this module's logging filter
-redacts from every record of the SDK's and its HTTP transport's loggers, so DEBUG logging of
-``openai`` / ``httpx2`` shows ``[REDACTED]`` where a key would be. :func:`redact` does the same for
-error messages (some servers echo the key they rejected).
+the SDK client (which needs it) and to core's redaction (:func:`distil.protect_secret`), which
+replaces it with ``[REDACTED]`` in every log record, whichever logger makes it (the SDK's
+``openai.*``, its transport's ``httpx2`` / ``httpcore2`` that log the headers a server sends back,
+...), and in error messages through :func:`redact` (some servers echo the key they rejected).
+One implementation serves every provider plugin.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import threading
 
 import distil
+
+__all__ = ["PLACEHOLDER_KEY", "REDACTED", "install_filter", "protect", "read_key", "redact"]
 
 #: Sent instead of a key to a ``base_url`` server when the key's variable is unset (local
 #: servers usually need no auth; the SDK refuses to run without some key).
 PLACEHOLDER_KEY = "not-needed"
 REDACTED = "[REDACTED]"
-#: Loggers whose records (and their children's) are filtered.
-LOGGERS = ("openai", "httpx", "httpx2", "httpcore", "distil")
-#: Shorter values are not redacted (they would mangle unrelated text); real keys are long.
-MIN_SECRET_LENGTH = 8
-
-_SECRETS: set[str] = set()
-_SEEN: set[str] = set()
-_LOCK = threading.Lock()
 
 
-def read_key(env_var: str, base_url: str | None) -> str:
+def read_key(env_var: str, base_url: str | None, *, where: str = "openai.chat") -> str:
     """The API key from ``$env_var``; a placeholder for a ``base_url`` server when it is unset."""
     value = os.environ.get(env_var, "").strip()
     if value:
@@ -38,7 +31,7 @@ def read_key(env_var: str, base_url: str | None) -> str:
     if base_url is not None:
         return PLACEHOLDER_KEY
     raise distil.ProviderError(
-        f"openai.chat needs an API key: set the environment variable {env_var} "
+        f"{where} needs an API key: set the environment variable {env_var} "
         f'(or name another one with api_key_env = "..." in the provider\'s config block). '
         "Keys are read from the environment only, never from the config file."
     )
@@ -46,60 +39,14 @@ def read_key(env_var: str, base_url: str | None) -> str:
 
 def redact(text: str) -> str:
     """``text`` with every known secret replaced by ``[REDACTED]``."""
-    for secret in _SECRETS:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return text
-
-
-class RedactSecrets(logging.Filter):
-    """Rewrites a log record whose message (or traceback) contains a known secret."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not _SECRETS:
-            return True
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string: let logging report it as usual
-            return True
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        if record.exc_info and not record.exc_text:
-            text = logging.Formatter().formatException(record.exc_info)
-            if redact(text) != text:
-                record.exc_text = redact(text)  # formatters use a set exc_text as it is
-        return True
-
-
-_FILTER = RedactSecrets()
+    return distil.redact_secrets(text)
 
 
 def protect(secret: str) -> None:
-    """Redact ``secret`` from now on, and make sure every SDK and transport logger is filtered."""
-    if secret in _SEEN:
-        return  # known: the common case, once per request
-    with _LOCK:
-        _SEEN.add(secret)
-        if len(secret) >= MIN_SECRET_LENGTH:
-            _SECRETS.add(secret)
-    install_filter()
+    """Redact ``secret`` from now on, in every log record and error message."""
+    distil.protect_secret(secret)
 
 
 def install_filter() -> None:
-    """Attach the filter to the known loggers and their existing children.
-
-    A logger's filters see only the records logged on that logger, not those its children
-    propagate, so each child (``openai._base_client``, ...) gets the filter too. It is called
-    again whenever a client is made, which catches children created by later imports.
-    """
-    manager = logging.Logger.manager
-    names = [
-        name
-        for name in list(manager.loggerDict)
-        if any(name == root or name.startswith(root + ".") for root in LOGGERS)
-    ]
-    for name in {*LOGGERS, *names}:
-        logger = logging.getLogger(name)
-        if _FILTER not in logger.filters:
-            logger.addFilter(_FILTER)
+    """Attach the redacting filter to the SDK's and its transport's loggers (and children)."""
+    distil.protect_secret()

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import distil
@@ -50,17 +51,24 @@ _SCHEMA_MAPS = ("properties", "$defs", "definitions")
 
 @dataclass(frozen=True)
 class Options:
-    """The request options of one provider (everything besides the prompt)."""
+    """The request options of one provider (everything besides the prompt), as they are sent:
+    a None ``temperature``, ``seed`` or ``reasoning_effort`` is left out of the body (the
+    provider resolves them from the model's capabilities, :mod:`~distil_openai.capabilities`)."""
 
     model: str
     max_tokens: int
-    temperature: float
+    temperature: float | None
     seed: int | None
     structured_output: bool
     logprobs: bool
-    #: ``max_completion_tokens`` for OpenAI itself (its reasoning models refuse ``max_tokens``),
-    #: ``max_tokens`` for compatible servers (what vLLM, Ollama and llama.cpp all read).
+    #: ``max_completion_tokens`` for OpenAI itself and reasoning models anywhere (they refuse
+    #: ``max_tokens``), ``max_tokens`` for compatible servers (what vLLM, Ollama, llama.cpp read).
     max_tokens_field: str = "max_tokens"
+    reasoning_effort: str | None = None
+    #: ``True``: JSON mode (``{"type": "json_object"}``) instead of the task's JSON schema.
+    json_mode: bool = False
+    #: Merged into every body last (a gateway's or a model's own parameters).
+    extra_body: Mapping[str, Any] = field(default_factory=dict)
 
 
 def strict_schema(schema: dict[str, Any]) -> dict[str, Any] | None:
@@ -111,19 +119,33 @@ def response_format(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def request_body(options: Options, prompt: distil.Prompt) -> dict[str, Any]:
-    """The ``/v1/chat/completions`` body for one prompt."""
+    """The ``/v1/chat/completions`` body for one prompt.
+
+    The messages keep the prompt's order: the shared prefix (the system prompt with the
+    instructions, labels, schema and few-shot examples) first and the text last, so that a
+    server's automatic prompt caching (OpenAI's, for prefixes of 1,024 tokens and more) reuses
+    the prefix across requests.
+    """
     body: dict[str, Any] = {
         "model": options.model,
         "messages": [{"role": m.role, "content": m.content} for m in prompt.messages],
         options.max_tokens_field: options.max_tokens,
-        "temperature": options.temperature,
     }
+    if options.temperature is not None:
+        body["temperature"] = options.temperature
     if options.seed is not None:
         body["seed"] = options.seed
+    if options.reasoning_effort is not None:
+        body["reasoning_effort"] = options.reasoning_effort
     if options.structured_output and prompt.json_schema is not None:
-        body["response_format"] = response_format(prompt.json_schema)
+        if options.json_mode:
+            body["response_format"] = {"type": "json_object"}
+        else:
+            body["response_format"] = response_format(prompt.json_schema)
     if options.logprobs:
         body["logprobs"] = True
+    if options.extra_body:
+        body.update(options.extra_body)
     return body
 
 
@@ -138,6 +160,18 @@ def confidence(logprobs: Any) -> float | None:
         return None
     total = sum(float(t.get("logprob") or 0.0) for t in content if isinstance(t, dict))
     return min(1.0, max(math.exp(total), 1e-12))
+
+
+def cached_tokens(usage: Mapping[str, Any]) -> int:
+    """The prompt tokens the server read from its prompt cache
+    (``usage.prompt_tokens_details.cached_tokens``; 0 when the server does not say)."""
+    details = usage.get("prompt_tokens_details")
+    if not isinstance(details, Mapping):
+        return 0
+    try:
+        return max(0, int(details.get("cached_tokens") or 0))
+    except (TypeError, ValueError):
+        return 0
 
 
 def to_completion(
@@ -182,6 +216,7 @@ def to_completion(
         usage=distil.Usage(
             input_tokens=int(usage.get("prompt_tokens") or 0),
             output_tokens=int(usage.get("completion_tokens") or 0),
+            cached_input_tokens=cached_tokens(usage),
             latency_s=latency_s,
         ),
         model=body.get("model") or options.model,
