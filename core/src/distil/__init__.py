@@ -25,6 +25,7 @@ from .errors import (
     TrainingDataError,
     TransientProviderError,
 )
+from .init_choices import InitRequest, StudentChoice, TeacherChoice, llm_teacher_block
 from .plugins import PluginHost, get_host, hookimpl, set_host
 from .records import (
     Annotation,
@@ -47,6 +48,7 @@ from .records import (
 # leave the module, not the function, as the package attribute (simulate.py imports nothing heavy).
 from .simulate import simulate
 from .student import Student, StudentPrediction, TrainPair, textcat_targets
+from .student_batch import CategoriesBatch
 from .students_kit import (
     LabelColumns,
     MissingModelFileError,
@@ -63,8 +65,12 @@ from .students_kit import (
     write_meta,
 )
 from .tasks import NerTask, SpansTask, SpanTask, Task, TextCat
-from .teach.http_errors import http_error, retry_after, timeout_error
+from .tasks.passes import Pass
+from .tasks.scoring import paired_items, score_items
+from .teach.http_errors import http_error, rate_limit_state, retry_after, timeout_error
+from .teach.limits import header_pause
 from .teach.provider import Provider
+from .teach.redaction import is_local_url, protect_secret, redact_secrets
 from .teach.teacher import PromptTeacher, Teacher
 from .thresholds import Thresholds, tune_thresholds
 
@@ -116,6 +122,7 @@ __all__ = [
     "Cascade",
     "CascadeStats",
     "Categories",
+    "CategoriesBatch",
     "Completion",
     "ConfigError",
     "DataError",
@@ -124,6 +131,7 @@ __all__ = [
     "ExchangeRecord",
     "ExtractWorkspace",
     "Extraction",
+    "InitRequest",
     "LabelColumns",
     "Leases",
     "Message",
@@ -132,6 +140,7 @@ __all__ = [
     "NoStudentError",
     "NotFittedError",
     "ParseError",
+    "Pass",
     "PluginError",
     "PluginHost",
     "Prediction",
@@ -150,11 +159,13 @@ __all__ = [
     "Store",
     "StoreError",
     "Student",
+    "StudentChoice",
     "StudentPrediction",
     "StudentTaskError",
     "Task",
     "TaskOutput",
     "Teacher",
+    "TeacherChoice",
     "TextCat",
     "Thresholds",
     "TrainPair",
@@ -167,21 +178,29 @@ __all__ = [
     "choose_labels",
     "dev_scores",
     "get_host",
+    "header_pause",
     "hookimpl",
     "http_error",
+    "is_local_url",
     "label_columns",
     "label_confidence",
     "learning_curve",
     "learning_curve_markdown",
+    "llm_teacher_block",
     "load_config",
     "output_from_example",
     "package_versions",
+    "paired_items",
     "plot_learning_curve",
+    "protect_secret",
+    "rate_limit_state",
     "read_jsonl",
     "read_meta",
+    "redact_secrets",
     "require_fitted",
     "resolve_answers",
     "retry_after",
+    "score_items",
     "score_spans",
     "set_host",
     "simulate",
