@@ -72,7 +72,7 @@ def main() -> None:
     args = parser.parse_args()
     spacy.require_cpu()
     rows = []
-    ner = distil.SpanTask(["PER", "LOC", "ORG", "MISC"])
+    ner = distil.NerTask(["PER", "LOC", "ORG", "MISC"])
     rows.append(
         run(
             "spacy.ner.v1 (sourced)",

@@ -140,7 +140,7 @@ def main() -> None:
         (
             "transformers.ner.v1",
             "wikigold",
-            distil.SpanTask(["PER", "LOC", "ORG", "MISC"]),
+            distil.NerTask(["PER", "LOC", "ORG", "MISC"]),
             make_ner,
             2,
             span_f1,

@@ -56,9 +56,12 @@ def test_the_two_span_tasks_say_which_they_are() -> None:
 
 
 def test_span_task_with_allow_overlap_builds_the_matching_kind() -> None:
-    assert type(SpanTask(["PER"])) is NerTask
-    assert type(SpanTask(["PER"], allow_overlap=True)) is SpansTask
-    assert SpanTask(["PER"], allow_overlap=True).describe()["allow_overlap"] is True
+    with pytest.warns(DeprecationWarning):
+        assert type(SpanTask(["PER"])) is NerTask
+    with pytest.warns(DeprecationWarning):
+        assert type(SpanTask(["PER"], allow_overlap=True)) is SpansTask
+    with pytest.warns(DeprecationWarning):
+        assert SpanTask(["PER"], allow_overlap=True).describe()["allow_overlap"] is True
     with pytest.raises(ValueError, match="use the 'spans' task"):
         NerTask(["PER"], allow_overlap=True)
 

@@ -25,6 +25,7 @@ from .errors import (
     TrainingDataError,
     TransientProviderError,
 )
+from .exporter import Exporter
 from .init_choices import InitRequest, StudentChoice, TeacherChoice, llm_teacher_block
 from .plugins import PluginHost, get_host, hookimpl, set_host
 from .records import (
@@ -88,7 +89,8 @@ _LAZY = {
     "learning_curve": ("distil.evaluate.learning_curve", "learning_curve"),
     "learning_curve_markdown": ("distil.evaluate.learning_curve", "learning_curve_markdown"),
     "plot_learning_curve": ("distil.evaluate.learning_curve", "plot_learning_curve"),
-    # the executor seam (distil.execute): what executor plugins build on
+    # the executor seam (distil.execute): what executor plugins build on; ``Executor`` is the
+    # base class of executors (lazy: distil.execute pulls in the label stage)
     "Executor": ("distil.execute", "Executor"),
     "LocalExecutor": ("distil.execute", "LocalExecutor"),
     "PredictResult": ("distil.execute", "PredictResult"),
@@ -129,6 +131,8 @@ __all__ = [
     "DistilError",
     "Example",
     "ExchangeRecord",
+    "Executor",
+    "Exporter",
     "ExtractWorkspace",
     "Extraction",
     "InitRequest",

@@ -1,29 +1,28 @@
 """Core's own behaviour, shipped as a default plugin through the same path as third-party ones.
 
-It registers the built-in task kinds and the LLM teacher, and the last-resort (``trylast``)
-implementations of the prompt and parse hooks: the Jinja2 chat prompt per task and the JSON answer
-parser. Plugins that implement these hooks run first and may return None to fall back to these.
+It registers the built-in task kinds, the LLM teacher, the cascades, the local executor and the
+normalisers, and, last (``trylast``), the default prompt and parse implementations, which live in
+:mod:`distil.prompting` (the Jinja2 chat prompt per task) and :mod:`distil.parsing` (the JSON answer
+parser). Plugins that implement these hooks run first and may return None to fall back to these.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
-from .errors import ConfigError, ParseError
+from .errors import ConfigError
+from .parsing import default_parse
+from .parsing import parse_json_answer as parse_json_answer  # the old import path
 from .plugins import hookimpl
-from .records import Completion, Example, Message, Prompt, TaskOutput
+from .prompting import TEMPLATES as TEMPLATES  # the old import paths
+from .prompting import default_prompt
+from .prompting import render_chat as render_chat
+from .records import Completion, Example, Prompt, TaskOutput
 from .student import Student
 from .tasks import NerTask, SpansTask, Task, TextCat
 from .teach.provider import Provider
 from .teach.teacher import PromptTeacher, Teacher, text_only_prompt
-
-TEMPLATES = Path(__file__).parent / "templates"
 
 
 def _load_shots(path: str | None) -> list[Example]:
@@ -181,66 +180,14 @@ def register_executors(register: Any) -> None:
     register("local.v1", make_local_executor)
 
 
-@cache
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-        autoescape=False,
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=False,
-    )
-
-
-def render_chat(task: Task, example: Example, shots: list[Example]) -> Prompt:
-    if not task.template:
-        raise ParseError(f"task kind '{task.kind}' has no default chat template")
-    template = _environment().get_template(task.template)
-    system = template.render(task=task, example=example, shots=shots).strip()
-    return Prompt(
-        messages=[
-            Message(role="system", content=system),
-            Message(role="user", content=example.text),
-        ],
-        json_schema=task.json_schema(),
-        template=task.template,
-    )
-
-
+# The prompt and parse stages' defaults live in distil.prompting and distil.parsing; these are
+# only their registrations, last (``trylast``) so that any plugin's implementation runs first.
 @hookimpl(trylast=True)
-@text_only_prompt  # the templates never read the example: its text is the user message
+@text_only_prompt  # the default templates never read the example: its text is the user message
 def distil_prompt(task: Task, example: Example, shots: list[Example], style: str) -> Prompt | None:
-    if style != "chat":
-        return None
-    return render_chat(task, example, shots)
-
-
-_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.MULTILINE)
-
-
-def parse_json_answer(text: str) -> Any:
-    """The JSON value in an LLM answer: the whole text, a fenced block, or the first {...}."""
-    cleaned = _FENCE.sub("", text.strip()).strip()
-    try:
-        return json.loads(cleaned)
-    except json.JSONDecodeError:
-        pass
-    start, end = cleaned.find("{"), cleaned.rfind("}")
-    if start != -1 and end > start:
-        try:
-            return json.loads(cleaned[start : end + 1])
-        except json.JSONDecodeError:
-            pass
-    snippet = text if len(text) <= 200 else text[:200] + "…"
-    raise ParseError(f"the answer is not valid JSON: {snippet!r}")
+    return default_prompt(task, example, shots, style)
 
 
 @hookimpl(trylast=True)
 def distil_parse(task: Task, example: Example, completion: Completion) -> TaskOutput | None:
-    if completion.refusal:
-        raise ParseError(f"the model refused: {completion.refusal}")
-    if completion.finish_reason == "length":
-        raise ParseError("the answer was truncated (max_tokens reached); not using a partial label")
-    if completion.scores is not None:
-        return None  # scoring completions are parsed by the plugin that produced them
-    data = completion.data if completion.data is not None else parse_json_answer(completion.text)
-    return task.from_answer(data, example)
+    return default_parse(task, example, completion)

@@ -22,10 +22,11 @@ Whatever runs the work, the contract is the same, so a project can switch execut
 from __future__ import annotations
 
 import time
+from abc import ABC
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .records import Example, Prediction
 from .student import Student
@@ -58,11 +59,25 @@ class PredictResult:
         return {**asdict(self), "docs_per_s": self.docs_per_s}
 
 
-@runtime_checkable
-class Executor(Protocol):
-    """Runs the label and predict stages; see the module docstring for the contract."""
+class Executor(ABC):  # noqa: B024 (no abstract method: ``label`` and ``predict`` raise instead)
+    """Base class of executors: runs the label and predict stages (see the module docstring).
 
-    name: str
+    Subclass it, as students subclass :class:`~distil.Student` and teachers
+    :class:`~distil.Teacher`, and override ``label`` and ``predict``. An executor written before
+    this was a base class (any object with ``name``, ``label`` and ``predict``) still counts as
+    one: ``isinstance`` checks the shape (callable ``label`` and ``predict``), so config and the conformance suite accept both.
+    """
+
+    #: Registered name family, e.g. "local" or "ray".
+    name: ClassVar[str] = "executor"
+
+    @classmethod
+    def __subclasshook__(cls, other: type) -> Any:
+        if cls is Executor and all(
+            callable(getattr(other, attr, None)) for attr in ("label", "predict")
+        ):
+            return True
+        return NotImplemented
 
     def label(
         self,
@@ -82,7 +97,7 @@ class Executor(Protocol):
         (``mode``, ``batch_size_jobs``, ``poll_interval``); an executor that cannot honour one
         raises :class:`~distil.errors.ConfigError` naming it.
         """
-        ...
+        raise NotImplementedError
 
     def predict(
         self,
@@ -101,7 +116,7 @@ class Executor(Protocol):
         ``model_dir`` is where the trained student was saved: executors that run elsewhere load
         it from there (once per worker) instead of shipping the fitted object.
         """
-        ...
+        raise NotImplementedError
 
 
 def pending_examples(
@@ -122,7 +137,7 @@ def student_predictions(student: Student, examples: list[Example], source: str) 
     ]
 
 
-class LocalExecutor:
+class LocalExecutor(Executor):
     """``local.v1``: both stages in this process (the teacher's async loop, batched predict).
 
     ``batch_size`` is the number of examples per ``predict`` call; each batch is committed to

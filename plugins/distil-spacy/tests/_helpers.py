@@ -11,7 +11,7 @@ WIKIGOLD_LABELS = ["PER", "LOC", "ORG", "MISC"]
 
 
 def ner_task() -> distil.SpanTask:
-    return distil.SpanTask(WIKIGOLD_LABELS)
+    return distil.NerTask(WIKIGOLD_LABELS)
 
 
 @cache

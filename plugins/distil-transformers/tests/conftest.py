@@ -21,7 +21,7 @@ WIKIGOLD_LABELS = ["PER", "LOC", "ORG", "MISC"]
 
 
 def ner_task() -> distil.SpanTask:
-    return distil.SpanTask(WIKIGOLD_LABELS)
+    return distil.NerTask(WIKIGOLD_LABELS)
 
 
 def span_f1(gold: list[distil.Example], predicted: list[distil.StudentPrediction]) -> float:

@@ -99,7 +99,7 @@ class TestTransformersNerConformance(CachedFits):
 
     @pytest.fixture
     def task(self) -> distil.Task:
-        return distil.SpanTask(WIKIGOLD_LABELS)
+        return distil.NerTask(WIKIGOLD_LABELS)
 
     @pytest.fixture
     def train_pairs(self, task: distil.Task, shared_data: Path) -> list[distil.TrainPair]:

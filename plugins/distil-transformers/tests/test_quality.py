@@ -47,7 +47,7 @@ def test_sms_spam_after_400_gold_rows_reaches_spam_f1_above_0_9(
 def test_wikigold_after_400_gold_rows_reaches_span_f1_above_0_5(
     shared_data: Path, fast: dict[str, Any], score_spans: Any, tmp_path: Path
 ):
-    task = distil.SpanTask(["PER", "LOC", "ORG", "MISC"])
+    task = distil.NerTask(["PER", "LOC", "ORG", "MISC"])
     train = load_split("wikigold", "train", limit=400)
     test = load_split("wikigold", "test", limit=100)
     student = make_ner(epochs=2, **{**fast, "max_length": 64})

@@ -79,7 +79,7 @@ def test_each_student_refuses_the_other_task_kind_before_loading_a_model():
     with pytest.raises(ValueError, match=r"learns \['ner'\] tasks, not 'textcat'"):
         make_ner().fit(distil.TextCat(["x", "y"]), [pair])
     with pytest.raises(ValueError, match=r"learns \['textcat'\] tasks, not 'ner'"):
-        make_textcat().fit(distil.SpanTask(["LOC"]), [])
+        make_textcat().fit(distil.NerTask(["LOC"]), [])
 
 
 # -- BIO over words --------------------------------------------------------------------------------
@@ -132,7 +132,7 @@ def test_no_predicted_entity_means_confidence_one():
 def tiny_ner(shared_data: Path) -> TransformersNer:
     from distil.testing import load_split
 
-    task = distil.SpanTask(["PER", "LOC", "ORG", "MISC"])
+    task = distil.NerTask(["PER", "LOC", "ORG", "MISC"])
     student = make_ner(epochs=1, batch_size=8, max_length=32, n_threads=1)
     student.fit(task, gold_pairs(task, load_split("wikigold", "train", limit=16)))
     return student

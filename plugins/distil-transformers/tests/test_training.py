@@ -184,7 +184,7 @@ def test_eval_steps_evaluates_every_n_steps_and_after_the_last_and_patience_0_ne
 
 
 def test_without_a_dev_set_every_epoch_runs_and_the_report_has_no_curve(shared_data: Path):
-    task = distil.SpanTask(["PER", "LOC", "ORG", "MISC"])
+    task = distil.NerTask(["PER", "LOC", "ORG", "MISC"])
     student = make_ner(max_epochs=2, max_length=32, **TINY)
     report = student.fit(task, gold_pairs(task, load_split("wikigold", "train", limit=16)))
     assert report["steps"] == report["planned_steps"] == 4

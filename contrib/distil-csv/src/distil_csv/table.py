@@ -50,7 +50,7 @@ class TableRecord(distil.ExchangeRecord):
     output)``, provenance as attributes)."""
 
 
-class CsvExporter:
+class CsvExporter(distil.Exporter):
     """CSV by default; ``delimiter="\\t"`` (or a ``.tsv`` path) writes TSV."""
 
     name = "csv.table.v1"

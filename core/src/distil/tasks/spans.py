@@ -35,6 +35,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+import warnings
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -94,10 +95,13 @@ def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
 
 
 class SpanTask(Task):
-    """Shared code of the span tasks; use :class:`NerTask` or :class:`SpansTask`.
+    """The base class of both span tasks: ``isinstance(task, SpanTask)`` asks "is it a span task?".
 
-    ``SpanTask(labels, allow_overlap=...)`` still works and builds the matching subclass, so its
-    ``kind`` always says which one it is (``"ner"`` or ``"spans"``).
+    One public name per concept: :class:`NerTask` builds a ``ner.v1`` task, :class:`SpansTask` a
+    ``spans.v1`` task, and ``SpanTask`` is only their shared base. Building a task through
+    ``SpanTask(labels, allow_overlap=...)`` is a deprecated alias of those two (a
+    ``DeprecationWarning``): it still works and builds the matching subclass, so its ``kind``
+    always says which one it is (``"ner"`` or ``"spans"``).
     """
 
     kind: ClassVar[str] = "ner"
@@ -109,6 +113,12 @@ class SpanTask(Task):
         if cls is SpanTask:
             overlap = kwargs.get("allow_overlap", args[1] if len(args) > 1 else None)
             cls = SpansTask if overlap else NerTask
+            warnings.warn(
+                f"SpanTask(...) as a constructor is deprecated: use {cls.__name__}(labels) "
+                f"(the '{cls.kind}' task); SpanTask stays the base class of both span tasks",
+                DeprecationWarning,
+                stacklevel=2,
+            )
         return super().__new__(cls)
 
     def __init__(
@@ -252,9 +262,8 @@ class SpanTask(Task):
         """``ner`` with ``allow_overlap: true`` (saved before ``spans`` was its own kind) gives a
         ``spans`` task."""
         overlap = bool(described.get("allow_overlap", cls.allow_overlap))
-        return SpanTask(
+        return (SpansTask if overlap else NerTask)(
             list(described["labels"]),
-            allow_overlap=overlap,
             descriptions=described.get("descriptions") or None,
             instructions=described.get("instructions"),
         )

@@ -40,7 +40,7 @@ DELIMITERS = (" ", "\t")
 _NAMED = {"space": " ", "tab": "\t", "\\t": "\t"}
 
 
-class ConllExporter:
+class ConllExporter(distil.Exporter):
     name = "conll.iob.v1"
 
     def __init__(self, ids: bool = True, delimiter: str = " ") -> None:

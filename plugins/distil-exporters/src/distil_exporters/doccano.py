@@ -32,7 +32,7 @@ _PROVENANCE = (
 )
 
 
-class DoccanoExporter:
+class DoccanoExporter(distil.Exporter):
     name = "doccano.jsonl.v1"
 
     def __init__(self, kind: Literal["auto", "categories", "spans"] = "auto") -> None:

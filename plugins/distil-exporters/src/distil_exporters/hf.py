@@ -43,7 +43,7 @@ def _pyarrow() -> tuple[Any, Any]:
     return pa, pq
 
 
-class HfDatasetsExporter:
+class HfDatasetsExporter(distil.Exporter):
     name = "hf.datasets.v1"
 
     def __init__(self, format: Literal["auto", "jsonl", "parquet"] = "auto") -> None:

@@ -32,7 +32,7 @@ from ._io import write_text_atomic
 from .records import ExportRecord, Recordish, as_export_records
 
 
-class LabelStudioExporter:
+class LabelStudioExporter(distil.Exporter):
     """Label Studio JSON. ``kind`` says how to read a task whose result is empty (``auto``: spans
     when any task in the file has a ``labels`` result, else categories)."""
 

@@ -38,7 +38,7 @@ _PROVENANCE = ("id", "source", "prompt", "annotator", "pass", "score")
 _ANSWERS = ("accept", "reject", "ignore")
 
 
-class ProdigyExporter:
+class ProdigyExporter(distil.Exporter):
     """Prodigy JSONL. ``style``: ``auto`` (binary when every record has exactly one label, else
     choice), ``binary`` or ``choice``; ``labels`` fixes the choice options (default: every label in
     the records, sorted); ``tokens`` adds whitespace tokens to span tasks."""

@@ -64,7 +64,7 @@ def _distil_cause(exc: BaseException) -> DistilError | None:
     return None
 
 
-class RayExecutor:
+class RayExecutor(distil.Executor):
     """The ``ray.v1`` executor; see :func:`distil_ray.plugin.make_ray_executor` for the keys."""
 
     name = "ray"

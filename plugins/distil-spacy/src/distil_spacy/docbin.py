@@ -23,7 +23,9 @@ from .convert import SPANS_KEY, AlignmentReport, doc_spans, set_cats, spans_of
 Record = tuple[distil.Example, distil.TaskOutput]
 
 
-class DocBinExporter:
+class DocBinExporter(distil.Exporter):
+    name = "spacy.docbin.v1"
+
     def __init__(self, lang: str = "en", labels: list[str] | None = None) -> None:
         self.lang = lang
         self.labels = list(labels) if labels else None
