@@ -47,10 +47,6 @@ ALLOWED: dict[tuple[str, str], str] = {
         "checks a saved description's kind against the task classes defined (Task.known_kinds), "
         "to name the plugin that is missing; the class of that kind then rebuilds the task"
     ),
-    ("evaluate/summary.py", "SPAN_KINDS"): (
-        "reads a saved report's JSON, where the task is only its description: the report does "
-        "not carry the task's headline metric yet"
-    ),
 }
 
 
@@ -218,3 +214,25 @@ def test_the_learning_curve_reads_the_task_metric():
     assert result["metric"] == task.learning_curve_metric
     assert result["last_step"]["metric"] == "macro_f1"
     assert result["last_step"]["delta"] == 0
+
+
+def test_a_saved_report_renders_from_its_scoring_not_from_the_task_kind() -> None:
+    """The report carries how its task is scored; a report saved before it did still renders."""
+    from distil.evaluate.report import SourceResult, build_report
+    from distil.evaluate.summary import headline_metric, is_span_report
+    from distil.records import Span, Spans
+
+    task = distil.NerTask(["PER", "LOC 🗺"])
+    gold = [Spans(spans=[Span(start=0, end=4, label="PER")])]
+    scores = task.score(gold, gold)
+    report = build_report(
+        task, [SourceResult("t", "teacher", "t", scores)], gold_name="g", n_gold=1
+    )
+    assert report["scoring"] == {"headline_metric": "micro_f1", "span_exact": True}
+    assert (headline_metric(report), is_span_report(report)) == ("micro_f1", True)
+    report.pop("scoring")  # an older report.json
+    assert (headline_metric(report), is_span_report(report)) == ("micro_f1", True)
+    # a task kind of a plugin decides by its attributes, whatever its kind is called
+    report["scoring"] = {"headline_metric": "mae_score", "span_exact": False}
+    report["task"]["kind"] = "ner"
+    assert (headline_metric(report), is_span_report(report)) == ("mae_score", False)

@@ -93,6 +93,8 @@ def build_report(
     info.update(meta or {})
     report: dict[str, Any] = {
         "task": task.describe(),
+        # how the task is scored, so that a saved report renders without the task's class
+        "scoring": {"headline_metric": task.headline_metric, "span_exact": task.span_exact},
         "gold": {"name": gold_name, "n": n_gold},
         "sources": [s.to_dict() for s in sources],
         "comparisons": list(comparisons or []),

@@ -10,8 +10,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..tasks.base import SPAN_KINDS
-
 DASH = "—"
 
 
@@ -101,14 +99,26 @@ def _signed(value: float) -> str:
     return f"{value:+.3f}".replace("-", "−")
 
 
+def _scoring(report: dict[str, Any]) -> dict[str, Any]:
+    """How the report's task is scored: what :func:`build_report` wrote from the task
+    (``headline_metric``, ``span_exact``). A report saved before it did is read from its task
+    description: span tasks' descriptions carry ``allow_overlap``."""
+    scoring = report.get("scoring")
+    if scoring:
+        return dict(scoring)
+    span = "allow_overlap" in (report.get("task") or {})
+    return {"headline_metric": "micro_f1" if span else "macro_f1", "span_exact": span}
+
+
 def is_span_report(report: dict[str, Any]) -> bool:
-    """True for a span task (``ner``, ``spans``): scored span-exact, with no accuracy."""
-    return report["task"].get("kind") in SPAN_KINDS
+    """True for a task scored span-exact (``ner``, ``spans``): no accuracy row."""
+    return bool(_scoring(report).get("span_exact"))
 
 
 def headline_metric(report: dict[str, Any]) -> str:
-    """The metric a report leads with: micro-F1 for span tasks (the NER convention), else macro-F1."""
-    return "micro_f1" if is_span_report(report) else "macro_f1"
+    """The metric a report leads with: the task's own (micro-F1 for span tasks, the NER
+    convention; macro-F1 by default)."""
+    return str(_scoring(report).get("headline_metric") or "macro_f1")
 
 
 def summary_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:

@@ -15,6 +15,7 @@ what the stages ask           default
 ===========================  ===============================================================
 :attr:`headline_metric`       ``"macro_f1"`` (the report's and the comparison's metric)
 :attr:`learning_curve_metric` the headline metric
+:attr:`span_exact`            False (the report's rows are labels, not span-exact P/R/F1)
 :attr:`answer_field`          ``"labels"`` (the :class:`~distil.records.Example` field of gold)
 :attr:`exclusive`             False (one label per text: majority baseline, calibration)
 :meth:`score`                 P/R/F1 over :meth:`scored_items`, bootstrap CIs
@@ -104,6 +105,9 @@ class Task:
     #: The metric the report leads with and the paired comparison of two sources uses (a key of
     #: :meth:`score`'s result that :data:`distil.tasks.scoring.PAIRED_METRICS` lists).
     headline_metric: ClassVar[str] = "macro_f1"
+    #: Whether the task is scored span-exact (the report shows micro-F1, macro-F1 and micro P/R,
+    #: says "span-exact", and has no accuracy row).
+    span_exact: ClassVar[bool] = False
     #: The :class:`~distil.records.Example` field (and JSONL key) that holds a gold answer of
     #: this task: what error messages name and what ``distil simulate``'s oracle rows carry.
     answer_field: ClassVar[str] = "labels"

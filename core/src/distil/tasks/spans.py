@@ -255,6 +255,7 @@ class SpanTask(Task):
     # -- what the stages ask (see distil.tasks.base) -------------------------------------------
     #: Span-exact micro-F1, the usual NER headline.
     headline_metric: ClassVar[str] = "micro_f1"
+    span_exact: ClassVar[bool] = True
     answer_field: ClassVar[str] = "spans"
 
     @classmethod
