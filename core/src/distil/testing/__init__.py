@@ -37,6 +37,8 @@ _SUITES = {
     "SimulatedLLM": "simulated",
     "SimulatedTeacher": "simulated",
     "simulated_llm": "simulated",
+    "SimulatedExtractTeacher": "simulated_extract",
+    "simulated_extract_llm": "simulated_extract",
     "run_cli": "cli",
 }
 
