@@ -342,9 +342,14 @@ def test_budget_counts_requests_in_flight(isolated_host, task) -> None:
     price = Price(input=1000.0, output=1000.0)
     provider = FlakyProvider(delay=0.05)
     estimate = prompt_tokens(PromptTeacher(provider).prompt_for(task, examples(1)[0])) + 20
-    # two estimates fit; with 8 concurrent requests only two may be in flight at once
-    teacher = PromptTeacher(provider, price=price, budget=2.5 * estimate * 0.001, concurrency=8)
+    # two estimates fit; with 8 concurrent requests only two may be in flight at once, and the
+    # others wait for them (an answer costs less than its estimate) instead of stopping the run
+    budget = 2.5 * estimate * 0.001
+    teacher = PromptTeacher(provider, price=price, budget=budget, concurrency=8)
     with pytest.raises(BudgetExceeded):
-        teacher.label(task, examples(8))
-    assert len(provider.calls) == 2
-    assert teacher.ledger.spent <= 2.5 * estimate * 0.001
+        teacher.label(task, examples(40))
+    starts = sorted(t for t, _, _ in provider.calls)
+    assert max(sum(1 for s in starts if t <= s < t + 0.04) for t in starts) <= 2
+    assert len(provider.calls) > 2
+    # it stopped when the spend itself left no room for one more estimate
+    assert teacher.ledger.spent <= budget < teacher.ledger.spent + estimate * 0.001

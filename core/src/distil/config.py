@@ -113,7 +113,10 @@ class LabelSection(_Section):
     """``[label]``: how the teacher loop runs (see docs/config.md for each key).
 
     ``concurrency`` overrides the teacher's own; ``rpm`` / ``tpm`` are requests and tokens per
-    minute (None: unlimited); ``budget`` is a cap in dollars (needs a ``[prices]`` entry);
+    minute (None: unlimited); ``rate_limit_pause`` is what a 429's ``Retry-After`` holds:
+    ``"all"`` requests of the teacher (the default) or only the refused ``"request"``;
+    ``budget`` caps in dollars what the project has spent on the teacher model over every run
+    (needs a ``[prices]`` entry);
     ``mode = "batch"`` uses the provider's batch API in jobs of ``batch_size_jobs`` requests,
     polled every ``poll_interval`` seconds.
     """
@@ -125,6 +128,7 @@ class LabelSection(_Section):
     max_retries: int = Field(default=6, ge=0)
     max_retry_wait: float = Field(default=600.0, ge=0)
     max_reasks: int = Field(default=1, ge=0)
+    rate_limit_pause: Literal["all", "request"] = "all"
     budget: float | None = Field(default=None, ge=0)
     mode: Literal["online", "batch"] = "online"
     poll_interval: float = Field(default=30.0, gt=0)
@@ -540,4 +544,5 @@ def configure_teacher(
         retry=RetryPolicy(max_retries=label.max_retries, max_retry_wait=label.max_retry_wait),
         budget=label.budget,
         price=price,
+        rate_limit_pause=label.rate_limit_pause,
     )

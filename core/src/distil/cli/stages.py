@@ -82,6 +82,8 @@ def _print_label(result: Any) -> None:
     )
     if r.get("ledger"):
         console.print(f"ledger: {_ledger_line(r['ledger'])}", highlight=False, markup=False)
+    for line in _budget_lines(r):
+        console.print(line, highlight=False, markup=False)
 
 
 def _failures(r: dict[str, Any]) -> str:
@@ -116,6 +118,13 @@ def _ledger_line(ledger: dict[str, Any]) -> str:
     from ..teach.ledger import ledger_line
 
     return ledger_line(ledger)
+
+
+def _budget_lines(r: dict[str, Any]) -> list[str]:
+    """``budget: spent $X of $Y budget on provider/model in this project ($Z in this run)``."""
+    from ..teach.runner import budget_line
+
+    return [f"budget: {budget_line(b)}" for b in r.get("budgets") or []]
 
 
 def _print_plan(plan: Any) -> None:
@@ -338,3 +347,5 @@ def _print_label_dict(r: dict[str, Any]) -> None:
     )
     if r.get("ledger"):
         typer.echo(f"ledger: {_ledger_line(r['ledger'])}")
+    for line in _budget_lines(r):
+        typer.echo(line)

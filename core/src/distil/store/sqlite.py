@@ -193,6 +193,17 @@ _MIGRATIONS: list[list[str]] = [
         # The label pass reads a data set's pending examples in pages of insertion order.
         "CREATE INDEX examples_dataset_seq ON examples (dataset, seq)",
     ],
+    [
+        # What each label run spent per teacher model (the budget key, ``provider/model``),
+        # written with the run's answer batches: ``[label] budget`` caps the sum over runs.
+        """CREATE TABLE spend (
+            run_id TEXT NOT NULL,
+            teacher TEXT NOT NULL,
+            cost REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (run_id, teacher)
+        )""",
+    ],
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 # SQLite limits the number of bound parameters per statement; id lists are queried in chunks.
@@ -411,6 +422,7 @@ class Store:
         *,
         cache: Sequence[tuple[str, dict[str, Any]]] = (),
         run_id: str | None = None,
+        spend: tuple[str, dict[str, float]] | None = None,
     ) -> int:
         """Store predictions of ``dataset`` in one transaction; return how many were given.
 
@@ -419,7 +431,9 @@ class Store:
         data set holding its id (an id several data sets hold is a :class:`DataError`).
         ``cache`` entries (``(key, value)``, as :meth:`cache_put` takes them) are written in the
         same transaction: the label pass stores a batch of answers with one commit. ``run_id``,
-        when given, is stored on every prediction instead of its own.
+        when given, is stored on every prediction instead of its own. ``spend``, ``(account,
+        {teacher: dollars})``, records in the same transaction what a run has spent so far
+        (see :meth:`record_spend`).
         """
         items = list(preds)
         names = [dataset] * len(items) if dataset is not None else self._infer_datasets(items)
@@ -442,6 +456,8 @@ class Store:
         with self._write() as conn:
             if cache:
                 self._put_cache(conn, cache)
+            if spend is not None:
+                self._put_spend(conn, *spend)
             conn.executemany(
                 "INSERT INTO predictions (source, dataset, example_id, output, confidence, usage,"
                 " error, raw, run_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -771,6 +787,33 @@ class Store:
             return sum(
                 conn.execute("DELETE FROM cache WHERE key = ?", (key,)).rowcount for key in keys
             )
+
+    # -- spend (budgets across runs) ------------------------------------------------------------
+
+    @staticmethod
+    def _put_spend(conn: sqlite3.Connection, account: str, spent: dict[str, float]) -> None:
+        conn.executemany(
+            "INSERT INTO spend (run_id, teacher, cost, updated_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (run_id, teacher) DO UPDATE SET cost = excluded.cost,"
+            " updated_at = excluded.updated_at",
+            [(account, teacher, float(cost), time.time()) for teacher, cost in spent.items()],
+        )
+
+    def record_spend(self, account: str, spent: dict[str, float]) -> None:
+        """Set what the run ``account`` has spent so far on each teacher (``provider/model``):
+        a run's total, replaced at each write, so a killed run keeps its last written spend."""
+        if spent:
+            with self._write() as conn:
+                self._put_spend(conn, account, spent)
+
+    def spent(self, teacher: str, *, exclude: str | None = None) -> float:
+        """Dollars every run of this store has spent on ``teacher`` (``provider/model``),
+        leaving out the run ``exclude``."""
+        rows = self._read(
+            "SELECT COALESCE(SUM(cost), 0) FROM spend WHERE teacher = ? AND run_id IS NOT ?",
+            (teacher, exclude),
+        )
+        return float(rows[0][0])
 
     # -- runs ----------------------------------------------------------------------------------
 

@@ -4,10 +4,15 @@
 between the teacher loop and the provider:
 
 1. the budget: a request whose estimated cost would take the spend (plus what requests in flight
-   may cost) past ``budget`` is not sent; :class:`~distil.errors.BudgetExceeded` is raised;
+   may cost) past ``budget`` is not sent: it waits for the requests in flight when it would fit
+   without them, else :class:`~distil.errors.BudgetExceeded` is raised. The
+   spend is this run's, plus, when the label pass opened an account (:meth:`Execution.open_account`),
+   what the project's store had spent on this teacher model before (budgets per project);
 2. the rate limiter: it waits for one request and the estimated tokens (:mod:`.limits`);
 3. the provider call; a :class:`~distil.errors.TransientProviderError` is retried by the
-   :class:`~.retry.RetryPolicy` (a 429's ``Retry-After`` also pauses the limiter), and when the
+   :class:`~.retry.RetryPolicy` (a 429's ``Retry-After`` also pauses the limiter, so every
+   request waits, with ``rate_limit_pause="all"``, the default; with ``"request"`` only the
+   refused request waits its ``Retry-After`` before it is sent again), and when the
    retries run out the result is a :class:`GaveUp` with the reason, for a failed prediction;
    a permanent :class:`~distil.errors.ProviderError` propagates and stops the run;
 4. the answer's usage gets its cost from the price table and ``attempts``, and goes in the ledger.
@@ -27,6 +32,11 @@ from .limits import RateLimiter
 from .pricing import Price, format_cost, max_tokens_of, prompt_tokens
 from .provider import Provider
 from .retry import RetryPolicy
+
+#: Seconds between looks at the requests in flight while a request waits for room in the budget.
+BUDGET_POLL_S = 0.02
+#: What a 429's ``Retry-After`` pauses (``[label] rate_limit_pause``).
+RATE_LIMIT_PAUSES = ("all", "request")
 
 
 @dataclass(frozen=True)
@@ -54,14 +64,27 @@ class Execution:
         budget: float | None = None,
         price: Price | None = None,
         burst_s: float = 1.0,
+        rate_limit_pause: str = "all",
     ) -> None:
         if budget is not None and budget < 0:
             raise ValueError(f"budget must not be negative, got {budget}")
+        if rate_limit_pause not in RATE_LIMIT_PAUSES:
+            raise ValueError(
+                f"rate_limit_pause must be one of {', '.join(RATE_LIMIT_PAUSES)}, "
+                f"got {rate_limit_pause!r}"
+            )
+        #: What a 429's ``Retry-After`` holds: ``"all"`` requests, or the refused ``"request"``.
+        self.rate_limit_pause = rate_limit_pause
         self.provider = provider
         self.limiter = RateLimiter(rpm, tpm, burst_s=burst_s)
         self.retry = retry or RetryPolicy()
         self.budget = budget
         self.price = price
+        #: What the project's store had spent on this teacher before the run (an open account).
+        self.spent_before = 0.0
+        #: Dollars this run spent, across ledgers (a cascade asks its LLM page by page).
+        self.run_spent = 0.0
+        self._account = False
         self.ledger = self.new_ledger()
         self.stop_error: BaseException | None = None
         self._reserved = 0.0
@@ -73,7 +96,32 @@ class Execution:
         )
         self.stop_error = None
         self._reserved = 0.0
+        if not self._account:
+            self.run_spent = 0.0
         return self.ledger
+
+    # -- the project's account (budgets across runs) ----------------------------------------------
+    @property
+    def budget_key(self) -> str:
+        """What a budget is kept for: the provider and model (``openai/gpt-4o-mini``), the key
+        of the price table, whatever the prompt."""
+        return self.provider.describe()
+
+    def open_account(self, spent_before: float) -> None:
+        """Start a label run that has already ``spent_before`` dollars on this teacher in this
+        project: the budget caps that plus this run's spend, over every ledger of the run."""
+        self.spent_before = spent_before
+        self.run_spent = 0.0
+        self._account = True
+
+    def close_account(self) -> None:
+        self._account = False
+        self.spent_before = 0.0
+
+    @property
+    def spent_total(self) -> float:
+        """Dollars spent on this teacher: before this run (an open account) and in it."""
+        return self.spent_before + self.run_spent
 
     # -- estimates and money --------------------------------------------------------------------
     @property
@@ -94,12 +142,34 @@ class Execution:
         """Raise BudgetExceeded when ``estimated_cost`` would take the spend past the budget."""
         if self.budget is None:
             return
-        committed = self.ledger.spent + self._reserved
+        committed = self.spent_total + self._reserved
         if committed + estimated_cost > self.budget:
+            before = (
+                f" ({format_cost(self.spent_before)} of it in earlier runs)"
+                if self.spent_before > 0
+                else ""
+            )
             raise BudgetExceeded(
-                f"budget {format_cost(self.budget)} reached: spent {format_cost(self.ledger.spent)}"
+                f"budget {format_cost(self.budget)} reached: spent "
+                f"{format_cost(self.spent_total)}{before}"
                 f", and {what} (about {format_cost(estimated_cost)}) would exceed it"
             )
+
+    async def _within_budget(self, estimated_cost: float) -> None:
+        """Return when ``estimated_cost`` fits the budget; while it fits only once the requests
+        in flight have settled (their answers usually cost less than their estimates), wait for
+        them instead of stopping the run below its budget. Raises BudgetExceeded otherwise."""
+        while True:
+            try:
+                self.check_budget(estimated_cost)
+                return
+            except BudgetExceeded:
+                budget = self.budget or 0.0
+                if self._reserved <= 0 or self.spent_total + estimated_cost > budget:
+                    raise
+            await asyncio.sleep(BUDGET_POLL_S)
+            if self.stop_error is not None:
+                raise Stopped
 
     def reserve(self, amount: float) -> None:
         """Count money committed but not yet spent (requests in flight, submitted batch jobs)."""
@@ -116,6 +186,7 @@ class Execution:
         )
         saving = self.price.cache_saving(usage, batch=batch) if self.price is not None else None
         self.ledger.add_usage(usage, cost, saving)
+        self.run_spent += cost or 0.0
         if completion.meta.get("logprobs_missing"):  # asked for logprobs, the server sent none
             extra = self.ledger.extra
             extra["logprobs_missing"] = extra.get("logprobs_missing", 0) + 1
@@ -133,7 +204,7 @@ class Execution:
         while True:
             if self.stop_error is not None:
                 raise Stopped
-            self.check_budget(est_cost)
+            await self._within_budget(est_cost)
             started_wait = time.perf_counter()
             await self.limiter.acquire(est_in + est_out)
             self.ledger.waited_s += time.perf_counter() - started_wait
@@ -150,7 +221,11 @@ class Execution:
             except TransientProviderError as exc:
                 self.limiter.settle(est_in + est_out, 0)
                 wait = self.retry.wait_for(attempts - 1, exc)
-                if isinstance(exc, RateLimitError) and exc.retry_after is not None:
+                if (
+                    isinstance(exc, RateLimitError)
+                    and exc.retry_after is not None
+                    and self.rate_limit_pause == "all"
+                ):
                     self.limiter.pause(min(exc.retry_after, self.retry.max_retry_wait))
                 if wait is None:
                     self.ledger.gave_up += n

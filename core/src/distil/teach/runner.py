@@ -4,9 +4,13 @@ Examples that already have a prediction from this teacher's source are skipped (
 page by page), and answers are committed to the store in batches, with their cache entries, within
 :data:`~.teacher.WRITE_S` (0.2 s) of arriving or every :data:`~.teacher.WRITE_ROWS` answers, and
 before the run returns or raises (Ctrl-C included), so an interrupted run picks up where it stopped
-and asks nothing twice; a SIGKILL loses at most the answers of the last 0.2 s. Parse failures are stored like answers (with ``error``
-and ``raw``) and counted; they never stop the run. A budget stop or a permanent provider error
-stops it with every earlier answer stored, and the run's stats (with the ledger) written.
+and asks nothing twice; a SIGKILL loses at most the answers of the last 0.2 s. What the run has
+spent on each LLM teacher (a cascade's too) is written with every batch of answers (the store's
+``spend`` table), and ``[label] budget`` caps the sum over the project's runs: a run killed
+mid-way keeps its spend counted, and a run under a budget already spent sends nothing. Parse
+failures are stored like answers (with ``error`` and ``raw``) and counted; they never stop the
+run. A budget stop or a permanent provider error stops it with every earlier answer stored, and
+the run's stats (with the ledger) written.
 
 ``mode="batch"`` sends the pending examples as provider batch jobs (:mod:`.batch`); a restarted
 run collects the jobs it stored instead of submitting them again.
@@ -21,6 +25,7 @@ retry asks the provider again instead of re-serving the cached garbage; an entry
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -29,6 +34,7 @@ from .._async import run_sync
 from ..errors import BudgetExceeded, ParseError
 from ..records import Example, Prediction, Usage
 from ..tasks import Task
+from .execution import Execution
 from .ledger import Ledger
 from .pricing import format_cost
 from .teacher import CacheEntry, PromptTeacher, Teacher
@@ -59,6 +65,9 @@ class LabelResult:
     #: Of ``failures``: requests that got no answer (timeouts, dropped connections, server
     #: errors after every retry, failed batch items), not answers that failed to parse.
     request_failures: int = 0
+    #: Per LLM teacher with a budget: ``{"teacher", "spent", "budget", "run"}``, where ``spent``
+    #: is what the project has spent on it over every run, this one (``run``) included.
+    budgets: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def parse_failures(self) -> int:
@@ -118,6 +127,24 @@ def _usage_ledger(teacher: Teacher, usage: Usage, count: int, cached: int) -> Le
     )
 
 
+def llm_executions(teacher: Teacher) -> list[Execution]:
+    """The executions of the LLM teachers in ``teacher``: itself, or a cascade's at any depth."""
+    if isinstance(teacher, PromptTeacher):
+        return [teacher.execution]
+    found: list[Execution] = []
+    for inner in teacher.inner_teachers():
+        found += llm_executions(inner)
+    return found
+
+
+def budget_line(budget: dict[str, Any]) -> str:
+    """``spent $0.0480 of $0.0500 budget on openai/gpt-4o-mini ($0.0480 in this run)``."""
+    return (
+        f"spent {format_cost(budget['spent'])} of {format_cost(budget['budget'])} budget on "
+        f"{budget['teacher']} in this project ({format_cost(budget['run'])} in this run)"
+    )
+
+
 def label_dataset(
     store: Store,
     task: Task,
@@ -153,11 +180,35 @@ def label_dataset(
     counts = {"labelled": 0, "failures": 0, "cached": 0, "request_failures": 0}
     usage = Usage(attempts=0, cached=True)
     takes_cache = isinstance(teacher, PromptTeacher) and teacher.cache is store
+    executions = llm_executions(teacher)
+    account = run_id or uuid.uuid4().hex[:12]
+
+    def spent_now() -> tuple[str, dict[str, float]]:
+        spent: dict[str, float] = {}
+        for execution in executions:
+            key = execution.budget_key
+            if execution.run_spent > 0:
+                spent[key] = spent.get(key, 0.0) + execution.run_spent
+        return account, spent
+
+    def budgets() -> list[dict[str, Any]]:
+        return [
+            {
+                "teacher": e.budget_key,
+                "spent": e.spent_total,
+                "budget": e.budget,
+                "run": e.run_spent,
+            }
+            for e in executions
+            if e.budget is not None
+        ]
 
     def write(preds: list[Prediction], entries: Sequence[CacheEntry] = ()) -> None:
         nonlocal usage
-        # the answers and their cache entries in one transaction, before progress is reported
-        store.add_predictions(preds, dataset, cache=entries, run_id=run_id)
+        # the answers, their cache entries and the run's spend so far in one transaction,
+        # before progress is reported
+        spend = spent_now() if executions else None
+        store.add_predictions(preds, dataset, cache=entries, run_id=run_id, spend=spend)
         counts["labelled"] += len(preds)
         counts["failures"] += sum(1 for p in preds if not p.ok)
         counts["request_failures"] += sum(1 for p in preds if is_request_failure(p))
@@ -182,6 +233,7 @@ def label_dataset(
             seconds=time.perf_counter() - started,
             usage=usage.model_dump() if counts["labelled"] else {},
             ledger=ledger.to_dict() if pending else {},
+            budgets=budgets(),
         )
 
     def pages() -> Iterator[list[Example]]:
@@ -190,7 +242,16 @@ def label_dataset(
     started = time.perf_counter()
     if isinstance(teacher, PromptTeacher):
         teacher.execution.new_ledger()
+    for execution in executions:
+        execution.open_account(store.spent(execution.budget_key, exclude=account))
     try:
+        for execution in executions:  # a budget already spent: not even one request
+            budget = execution.budget
+            if pending and budget is not None and execution.spent_total >= budget:
+                raise BudgetExceeded(
+                    f"budget {format_cost(budget)} reached: spent "
+                    f"{format_cost(execution.spent_total)} in earlier runs"
+                )
         if pending and mode == "batch":
             from .batch import BatchRunner
 
@@ -212,22 +273,32 @@ def label_dataset(
             run_sync(teacher.astream(task, pages(), on_results, on_write=on_write))
         elif pending:
             run_sync(teacher.astream(task, pages(), on_results=write))
+        store.record_spend(*spent_now())
+        final = result()
     except BudgetExceeded as exc:
+        store.record_spend(*spent_now())
         partial = result()
         if run_id is not None:
             store.update_run(run_id, partial.to_dict())
         answered = partial.already_done + partial.labelled
+        spent = "; ".join(budget_line(b) for b in partial.budgets) or (
+            f"spent {format_cost(partial.ledger.get('cost'))}"
+        )
         raise BudgetExceeded(
             f"stopped before exceeding the budget: {answered} of {partial.total} '{dataset}' "
-            f"examples are labelled ({partial.labelled} in this run), spent "
-            f"{format_cost(partial.ledger.get('cost'))}. {Exception.__str__(exc)}. Everything "
-            "answered is stored: raise [label] budget and run again to go on."
+            f"examples are labelled ({partial.labelled} in this run), {spent}. "
+            f"{Exception.__str__(exc)}. Everything answered is stored: the budget counts every "
+            "run of this project; raise [label] budget and run again to go on."
         ) from None
     except BaseException:
+        store.record_spend(*spent_now())
         if run_id is not None:
             store.update_run(run_id, result().to_dict())
         raise
-    return result()
+    finally:
+        for execution in executions:
+            execution.close_account()
+    return final
 
 
 def failed_cache_keys(task: Task, teacher: PromptTeacher, example: Example) -> list[str]:
