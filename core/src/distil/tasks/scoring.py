@@ -115,51 +115,35 @@ def _prepare(
     gold: Sequence[TaskOutput],
     predicted: Sequence[TaskOutput | None],
 ) -> _Prepared:
+    """:func:`_prepare_items` over each answer's labels, with the categories' own rules: an
+    exclusive answer is right when its label list equals gold's, and a binary task reports the
+    rarer gold label's F1."""
     _check_pairing(gold, predicted)
     multilabel = bool(getattr(task, "multilabel", False))
-    index: dict[str, int] = {label: j for j, label in enumerate(task.labels)}
-    labels = list(task.labels)
-
-    def ids(names: set[str]) -> _IdTuple:
-        out = []
-        for name in sorted(names):
-            if name not in index:  # a label outside the task: count it rather than drop it
-                index[name] = len(labels)
-                labels.append(name)
-            out.append(index[name])
-        return tuple(out)
-
-    tp: list[_IdTuple] = []
-    fp: list[_IdTuple] = []
-    fn: list[_IdTuple] = []
+    g_items: list[set[Item] | None] = []
+    p_items: list[set[Item] | None] = []
     correct: list[int] = []
-    failed = 0
-    support: Counter[int] = Counter()
     for i, (g_out, p_out) in enumerate(zip(gold, predicted, strict=True)):
         g_list = _labels_of(g_out, "gold", i)
         if g_list is None:
             raise ValueError(f"gold[{i}] is None: every gold example needs an answer")
         p_list = _labels_of(p_out, "predicted", i)
-        g = set(g_list)
-        p = set(p_list) if p_list is not None else set()
+        g_items.append({(name, name) for name in g_list})
+        p_items.append(None if p_list is None else {(name, name) for name in p_list})
         if p_list is None:
-            failed += 1
             ok = False
         elif multilabel:
-            ok = g == p
+            ok = set(g_list) == set(p_list)
         else:
             ok = g_list == p_list
-        tp.append(ids(g & p))
-        fp.append(ids(p - g))
-        fn.append(ids(g - p))
         correct.append(int(ok))
-        support.update(ids(g))
-    positive = None
+    prep = _prepare_items(task.labels, g_items, p_items, order=lambda item: item[1])
+    prep.correct = correct
     if not multilabel and len(task.labels) == 2:
         # The rarer gold label is the "positive" class (spam, not ham); a tie picks the second.
-        first, second = 0, 1
-        positive = first if support[first] < support[second] else second
-    return _Prepared(labels, tp, fp, fn, correct, failed, positive)
+        support = Counter(j for ids in (*prep.tp, *prep.fn) for j in ids)
+        prep.positive = 0 if support[0] < support[1] else 1
+    return prep
 
 
 def _spans_of(output: TaskOutput | None, what: str, i: int) -> set[Item] | None:
@@ -179,15 +163,17 @@ def _prepare_items(
     labels_in: Sequence[str],
     gold: Sequence[set[Item] | None],
     predicted: Sequence[set[Item] | None],
+    order: Callable[[Item], Any] = repr,
 ) -> _Prepared:
-    """Per-document label ids of matched (tp), spurious (fp) and missed (fn) items."""
+    """Per-document label ids of matched (tp), spurious (fp) and missed (fn) items (a label
+    outside ``labels_in`` is appended, in ``order`` of the items, rather than dropped)."""
     _check_pairing(gold, predicted)
     index: dict[str, int] = {label: j for j, label in enumerate(labels_in)}
     labels = list(labels_in)
 
     def ids(items: set[Item]) -> _IdTuple:
         out = []
-        for _, name in sorted(items, key=repr):
+        for _, name in sorted(items, key=order):
             if name not in index:  # a label outside the task: count it rather than drop it
                 index[name] = len(labels)
                 labels.append(name)
