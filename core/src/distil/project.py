@@ -112,6 +112,10 @@ def run_outcome(exc: BaseException) -> tuple[str, str]:
     return "failed", f"{type(exc).__name__}: {exc}"
 
 
+def _no_examples(dataset: str) -> DataError:
+    return DataError(f"the store has no '{dataset}' examples: check [data] in the config")
+
+
 class Project:
     def __init__(self, config: ProjectConfig, host: PluginHost | None = None) -> None:
         self.config = config
@@ -285,12 +289,24 @@ class Project:
         Every stage reads its data through here, so each sees the file as it is now. A file
         that is gone leaves the examples imported from it in use (with a warning).
         """
-        self._require_count(dataset)
-        return self.store.examples(dataset)
+        self._refresh(dataset)
+        examples = self.store.examples(dataset)
+        if not examples:
+            raise _no_examples(dataset)
+        return examples
 
     def _require_count(self, dataset: str) -> int:
         """:meth:`_require` without reading the examples: how many ``dataset`` has (one query),
         for the stages that stream them from the store (the label pass)."""
+        self._refresh(dataset)
+        count = self.store.count_examples(dataset)
+        if not count:
+            raise _no_examples(dataset)
+        return count
+
+    def _refresh(self, dataset: str) -> None:
+        """Re-import ``dataset``'s data file when it changed; a file that is gone leaves the
+        examples imported from it in use (with a warning)."""
         path = self._data_files().get(dataset)
         if path is not None and not path.exists() and self.store.count_examples(dataset):
             logging.getLogger("distil.data").warning(
@@ -298,10 +314,6 @@ class Project:
             )
         elif path is not None:
             self.import_data([dataset])
-        count = self.store.count_examples(dataset)
-        if not count:
-            raise DataError(f"the store has no '{dataset}' examples: check [data] in the config")
-        return count
 
     # -- label --------------------------------------------------------------------------------
     def prepare_teacher(self) -> None:
