@@ -12,7 +12,7 @@ layer is the only one), and its failures are turned into distil's errors:
 
 The API key is read from the environment variable named by ``api_key_env`` at call time; it is kept
 only inside the SDK client, never in ``params``, the cache identity, ``describe()``, error messages or
-logs (see :mod:`distil_anthropic.redact`).
+logs (core's redaction, :func:`distil.protect_secret`, covers every logger the SDK and its transport use).
 """
 
 from __future__ import annotations
@@ -26,8 +26,6 @@ import weakref
 from typing import Any
 
 import distil
-
-from .redact import REDACTOR, protect
 
 TOOL_NAME = "answer"
 TOOL_DESCRIPTION = "Give your answer. Its input is the answer, in the required structure."
@@ -167,7 +165,7 @@ class AnthropicProvider(distil.Provider):
             max_retries=0,
             default_headers=self.extra_headers or None,
         )
-        protect(key)  # after the SDK created its loggers
+        distil.protect_secret(key)  # after the SDK created its loggers
         self._clients[loop] = (key, client)
         return client
 
@@ -362,7 +360,7 @@ class AnthropicProvider(distil.Provider):
                 where=where,
                 message=message,
                 hints={401: hint, 403: hint},
-                redact=REDACTOR.redact,
+                redact=distil.redact_secrets,
                 parameters={
                     **PARAMETER_HINTS,
                     **{
@@ -377,8 +375,8 @@ class AnthropicProvider(distil.Provider):
         if isinstance(exc, anthropic.APIResponseValidationError | ValueError):
             # ValueError covers json.JSONDecodeError: a 200 whose body is not valid JSON.
             return distil.TransientProviderError(
-                REDACTOR.redact(f"{where}: the server's answer could not be read: {exc}")
+                distil.redact_secrets(f"{where}: the server's answer could not be read: {exc}")
             )
         if isinstance(exc, anthropic.AnthropicError):
-            return distil.ProviderError(REDACTOR.redact(f"{where}: {exc}"))
+            return distil.ProviderError(distil.redact_secrets(f"{where}: {exc}"))
         raise exc
