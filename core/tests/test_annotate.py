@@ -373,3 +373,109 @@ def test_the_no_entity_pass_holds_exactly_the_sentences_without_a_teacher_span()
     accepted = resolve_answers(store.annotations())
     kept = next(i for i in empty - missed)
     assert accepted[kept].answer == "accept" and accepted[kept].output == Spans(spans=[])
+
+
+def _margin_store() -> tuple[Store, TextCat]:
+    store = Store(":memory:")
+    labels = ["card_arrival 💳", "refund", "top_up", "pin"]
+    task = TextCat(labels)
+    ids = ["u1", "u2", "u3", "u4", "u5"]
+    store.add_examples([Example(id=i, text=f"où est ma carte {i} 💳") for i in ids], "train")
+    store.add_predictions(  # the teacher says "refund" everywhere, very sure of itself
+        Prediction(
+            example_id=i, source=SOURCE, output=Categories(labels=["refund"]), confidence=0.99
+        )
+        for i in ids
+    )
+    student = {  # top minus runner-up: u1 0.60, u2 0.02, u3 0.30, u4 none, u5 0.02 (tie with u2)
+        "u1": [0.7, 0.1, 0.1, 0.1],
+        "u2": [0.41, 0.39, 0.1, 0.1],
+        "u3": [0.1, 0.2, 0.5, 0.2],
+        "u5": [0.39, 0.41, 0.1, 0.1],
+    }
+    run_id = store.start_run("train")
+    store.add_predictions(
+        Prediction(
+            example_id=i,
+            source=STUDENT,
+            output=Categories(
+                labels=[labels[max(range(4), key=p.__getitem__)]],
+                scores=dict(zip(labels, p, strict=True)),
+            ),
+        )
+        for i, p in student.items()
+    )
+    trust = {"u2": 0.8, "u5": 0.1}  # breaks the u2/u5 tie: the less trusted label first
+    store.add_predictions(
+        Prediction(example_id=i, source=TRUST, output=Categories(labels=["refund"]), confidence=t)
+        for i, t in trust.items()
+    )
+    store.finish_run(
+        run_id, "finished", {"source": STUDENT, "trust_source": TRUST, "labels_as_of": 0.0}
+    )
+    return store, task
+
+
+def test_the_uncertainty_queue_alternates_the_least_sure_card_and_a_random_one() -> None:
+    store, task = _margin_store()
+    ws = Workspace(store, task, queue="uncertainty", seed=3)
+    assert ws.state("a")["queue"]["strategy"] == "uncertainty"
+    got = _order(ws, n=5)
+    shuffled = _order(Workspace(_margin_store()[0], task, queue="random", seed=3), n=5)
+    # Least sure first (lowest margin; the example the student never scored goes last), then
+    # the random order's first card not yet shown, and so on.
+    unsure = ["u5", "u2", "u3", "u1", "u4"]
+    expected: list[str] = []
+    while len(expected) < 5:
+        for source in (unsure, shuffled):
+            nxt = next((i for i in source if i not in expected), None)
+            if nxt is not None:
+                expected.append(nxt)
+    assert got == expected[:5]
+    assert got[0] == "u5" and got != unsure and got != shuffled
+
+
+def test_the_uncertainty_queue_of_a_per_label_pass_ranks_by_that_label_s_score() -> None:
+    store = Store(":memory:")
+    task = TextCat(["joy 😀", "anger"], multilabel=True)
+    store.add_examples(
+        [Example(id=i, text=f"so happy {i} 😀") for i in ("m1", "m2", "m3")], "train"
+    )
+    store.add_predictions(
+        Prediction(example_id=i, source=SOURCE, output=Categories(labels=["joy 😀"]))
+        for i in ("m1", "m2", "m3")
+    )
+    scores = {
+        "m1": {"joy 😀": 0.55, "anger": 0.99},
+        "m2": {"joy 😀": 0.9, "anger": 0.5},
+        "m3": {"joy 😀": 0.2, "anger": 0.1},
+    }
+    run_id = store.start_run("train")
+    store.add_predictions(
+        Prediction(
+            example_id=i,
+            source=STUDENT,
+            output=Categories(labels=[k for k, v in s.items() if v >= 0.5], scores=s),
+        )
+        for i, s in scores.items()
+    )
+    store.finish_run(run_id, "finished", {"source": STUDENT, "labels_as_of": 0.0})
+    ws = Workspace(store, task, queue="uncertainty")
+    # |2p - 1| on the pass's own label: joy 0.1, 0.8, 0.6; anger 0.98, 0.0, 0.8. The least
+    # sure card of each pass comes first (the second is the random order's).
+    assert ws.state("a", "check:joy 😀")["card"]["example_id"] == "m1"
+    assert ws.state("a", "check:anger")["card"]["example_id"] == "m2"
+
+
+def test_the_uncertainty_queue_without_a_trained_student_says_what_would_rank_it() -> None:
+    store = Store(":memory:")
+    task = TextCat(["refund", "pin"])
+    store.add_examples([Example(id=f"x{i}", text=f"mon code 🔢 {i}") for i in range(3)], "train")
+    store.add_predictions(
+        Prediction(example_id=f"x{i}", source=SOURCE, output=Categories(labels=["pin"]))
+        for i in range(3)
+    )
+    state = Workspace(store, task, queue="uncertainty").state("a")
+    assert state["queue"]["strategy"] == "uncertainty"
+    notice = state["queue"]["notice"]
+    assert "least sure" in notice and "distil train" in notice

@@ -12,6 +12,16 @@ The order is a strategy, chosen in the config (``[annotate] queue``) or by the c
   store; then the lowest teacher confidence (for a per-label pass of a multi-label task, the
   score of that label closest to 0.5; unknown confidence counts as certain); then data set order;
 * ``confidence``: the lowest teacher confidence first, then data set order;
+* ``uncertainty`` (active learning with exploration; what beats random order when the teacher is
+  weak, measured with the zero-shot teacher in docs/distill.md): every other card is the one the
+  student is least sure of (its smallest margin on the pass's question: exclusive, its top
+  probability minus the runner-up; a per-label pass or a multi-label card, the score closest to
+  0.5; cards without a student prediction last, ties by trust, then data set order), and the
+  cards between are drawn in the ``random`` order, so the answers teach the student where it is
+  unsure and stay a fair sample of the data (margin alone picks a lopsided sample the student
+  then learns from badly). It pays when the student is retrained between batches of cards
+  (``distil train`` every few dozen answers, ``distil simulate --step``) and human answers
+  outweigh the teacher's labels (``[train] teacher_weight``);
 * ``random``: shuffled, seeded by the seed and the pass name (the same seed, the same order).
 
 The default (``None``) is ``label_issues`` when trust scores are stored, else ``disagreement``;
@@ -34,6 +44,7 @@ simply lets them lapse.
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 from collections.abc import Callable
@@ -59,7 +70,7 @@ __all__ = [
 ]
 
 #: The queue strategies, as ``[annotate] queue`` names them.
-STRATEGIES = ("label_issues", "disagreement", "confidence", "random")
+STRATEGIES = ("label_issues", "disagreement", "confidence", "uncertainty", "random")
 #: The order without trust scores, and what ``order_cards`` uses when not told otherwise.
 DEFAULT_STRATEGY = "disagreement"
 
@@ -79,6 +90,9 @@ class Card:
     trust: float | None = None
     #: Whether cleanlab flags the label as a likely error.
     issue: bool = False
+    #: How sure the student is of its answer to this pass's question, 0 (a coin toss) to 1
+    #: (None: no student prediction with scores).
+    margin: float | None = None
 
     @property
     def example_id(self) -> str:
@@ -145,6 +159,21 @@ def _trust(p: Pass, suggestion: TaskOutput | None, trust: Prediction | None) -> 
     return trust.confidence
 
 
+def _margin(p: Pass, student: Prediction | None) -> float | None:
+    """The student's margin on ``p``'s question (see ``uncertainty`` in the module docstring)."""
+    if student is None or not student.ok:
+        return None
+    out = student.output
+    if isinstance(out, Categories) and out.scores:
+        if p.label is not None and p.is_check and p.label in out.scores:
+            return abs(2.0 * float(out.scores[p.label]) - 1.0)
+        if p.name == CARD_PASS:  # multi-label: every label at once, the least certain one
+            return min(abs(2.0 * float(s) - 1.0) for s in out.scores.values())
+        top = sorted((float(s) for s in out.scores.values()), reverse=True)
+        return top[0] - top[1] if len(top) > 1 else 1.0
+    return student.confidence
+
+
 def _issue(trust: Prediction | None) -> bool:
     if trust is None or not trust.raw:
         return False
@@ -177,6 +206,7 @@ def make_card(
         position=position,
         trust=_trust(p, suggestion, trust),
         issue=_issue(trust),
+        margin=_margin(p, student),
     )
 
 
@@ -201,6 +231,14 @@ def _by_confidence(cards: list[Card]) -> list[Card]:
     return sorted(cards, key=lambda c: (_conf(c), c.position))
 
 
+def _by_margin(cards: list[Card]) -> list[Card]:
+    def key(c: Card) -> tuple[float, float, int]:
+        margin = c.margin if c.margin is not None else math.inf
+        return (margin, c.trust if c.trust is not None else 1.0, c.position)
+
+    return sorted(cards, key=key)
+
+
 _ORDERS: dict[str, Callable[[list[Card]], list[Card]]] = {
     "label_issues": _by_trust,
     "disagreement": default_order,
@@ -208,14 +246,35 @@ _ORDERS: dict[str, Callable[[list[Card]], list[Card]]] = {
 }
 
 
+def _shuffled(cards: list[Card], seed: int, pass_name: str) -> list[Card]:
+    shuffled = sorted(cards, key=lambda c: c.position)
+    random.Random(f"{seed}:{pass_name}").shuffle(shuffled)
+    return shuffled
+
+
+def _explore(cards: list[Card], seed: int, pass_name: str) -> list[Card]:
+    """Least sure first and the random order, alternately, each card once (``uncertainty``)."""
+    unsure, shuffled = iter(_by_margin(cards)), iter(_shuffled(cards, seed, pass_name))
+    order: list[Card] = []
+    seen: set[int] = set()
+    while len(order) < len(cards):
+        for source in (unsure, shuffled):
+            for card in source:
+                if id(card) not in seen:
+                    seen.add(id(card))
+                    order.append(card)
+                    break
+    return order
+
+
 def strategy_order(
     cards: list[Card], strategy: str = DEFAULT_STRATEGY, seed: int = 0, pass_name: str = ""
 ) -> list[Card]:
     """``cards`` in the order of ``strategy`` (one of :data:`STRATEGIES`)."""
     if strategy == "random":
-        shuffled = sorted(cards, key=lambda c: c.position)
-        random.Random(f"{seed}:{pass_name}").shuffle(shuffled)
-        return shuffled
+        return _shuffled(cards, seed, pass_name)
+    if strategy == "uncertainty":
+        return _explore(cards, seed, pass_name)
     try:
         order = _ORDERS[strategy]
     except KeyError:

@@ -403,6 +403,11 @@ class Workspace:
                 state["notice"] = (
                     "no trained student yet: run `distil train` to put likely teacher errors first"
                 )
+            elif self.queue == "uncertainty" and not self.student:
+                state["notice"] = (
+                    "no trained student yet: run `distil train` to put the cards it is least "
+                    "sure of first"
+                )
             return state
         notices = []
         if self.queue == "label_issues" and not self.trust:
