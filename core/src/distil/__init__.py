@@ -48,7 +48,7 @@ from .records import (
 # Eager, not lazy: the submodule distil.simulate has the function's name, and a lazy import would
 # leave the module, not the function, as the package attribute (simulate.py imports nothing heavy).
 from .simulate import simulate
-from .student import Student, StudentPrediction, TrainPair, textcat_targets
+from .student import Student, StudentPrediction, TrainPair, check_weights, textcat_targets
 from .student_batch import CategoriesBatch
 from .students_kit import (
     LabelColumns,
@@ -179,6 +179,7 @@ __all__ = [
     "Workspace",
     "categories_predictions",
     "check_annotator",
+    "check_weights",
     "choose_labels",
     "dev_scores",
     "get_host",

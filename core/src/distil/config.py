@@ -161,12 +161,18 @@ class TrainSection(_Section):
     student. ``drop_label_issues`` leaves the teacher labels cleanlab flags out of the final fit
     (human answers are never flagged or dropped); ``seed`` seeds the folds. ``human_weight``
     counts each human answer that many times in the final fit (1: as much as a teacher label).
+    ``teacher_weight`` (0 < w <= 1) weighs each teacher label in the final fit against a human
+    answer's ``human_weight``: below 1 the human answers decide where they speak and the teacher's
+    labels only fill in, which is what a weak teacher needs (docs/distill.md, "A weak teacher").
+    It needs a student that takes example weights (``supports_weights``: the embeddings, static
+    and scikit-learn students); other students are refused with a message naming them.
     """
 
     trust: bool | None = None
     folds: int = Field(default=5, ge=2, le=20)
     drop_label_issues: bool = False
     human_weight: int = Field(default=1, ge=1, le=100)
+    teacher_weight: float = Field(default=1.0, gt=0.0, le=1.0)
     seed: int = 0
 
 
@@ -178,14 +184,15 @@ ReviewerName = Annotated[
     ),
 ]
 #: The queue strategies of ``[annotate] queue`` (see :mod:`distil.annotate.queue`).
-QueueStrategy = Literal["label_issues", "disagreement", "confidence", "random"]
+QueueStrategy = Literal["label_issues", "disagreement", "confidence", "uncertainty", "random"]
 
 
 class AnnotateSection(_Section):
     """``[annotate]``: the order of the cards in each annotation pass (docs/annotate.md).
 
     ``queue``: ``label_issues`` (lowest trust score first), ``disagreement`` (teacher–student
-    disagreement, then lowest teacher confidence), ``confidence`` (lowest teacher confidence) or
+    disagreement, then lowest teacher confidence), ``confidence`` (lowest teacher confidence),
+    ``uncertainty`` (the student's smallest margin first: active learning, for a weak teacher) or
     ``random`` (shuffled with ``seed``). Unset: ``label_issues`` when the newest ``distil train``
     stored trust scores, else ``disagreement``. The ``distil_queue_order`` hook still goes last.
 

@@ -531,6 +531,7 @@ class Project:
                 folds=settings.folds,
                 drop_label_issues=settings.drop_label_issues,
                 human_weight=settings.human_weight,
+                teacher_weight=settings.teacher_weight,
                 seed=settings.seed,
             )
 

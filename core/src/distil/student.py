@@ -6,6 +6,7 @@ Formats must be safe to load: no unpickling of untrusted files (scikit-learn stu
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -38,12 +39,19 @@ class Student:
     returns a JSON-able report. ``predict`` is batched and returns one StudentPrediction per example,
     in order (a list, or an array-backed :class:`~distil.CategoriesBatch`). ``save(dir)`` writes
     everything needed by ``load(dir)`` into ``dir``.
+
+    A student that sets ``supports_weights`` also takes ``weights=`` in ``fit``: one positive
+    float per training pair, in order, scaling that pair's loss (scikit-learn's
+    ``sample_weight``). ``[train] teacher_weight`` needs it; a student without it never gets
+    ``weights``.
     """
 
     #: Registered name family, e.g. "sklearn.textcat". Used in provenance.
     name: ClassVar[str] = "student"
     #: Task kinds this student can learn, e.g. {"textcat"}.
     task_kinds: ClassVar[frozenset[str]] = frozenset()
+    #: Whether ``fit`` takes ``weights`` (see the class docstring).
+    supports_weights: ClassVar[bool] = False
 
     def fit(
         self, task: Task, train: list[TrainPair], dev: list[TrainPair] | None = None
@@ -66,6 +74,17 @@ class Student:
             raise ValueError(
                 f"student {self.name} learns {sorted(self.task_kinds)} tasks, not '{task.kind}'"
             )
+
+
+def check_weights(weights: list[float] | None, pairs: list[TrainPair], who: str) -> None:
+    """Raise ``ValueError`` unless ``weights`` is None or one finite, positive float per pair."""
+    if weights is None:
+        return
+    if len(weights) != len(pairs):
+        raise ValueError(f"{who}: {len(weights)} weights for {len(pairs)} training pairs")
+    for n, w in enumerate(weights):
+        if not (isinstance(w, int | float) and math.isfinite(w) and w > 0):
+            raise ValueError(f"{who}: weight {n} is {w!r}; weights must be finite and above 0")
 
 
 def textcat_targets(

@@ -125,6 +125,7 @@ def train_student(
     folds: int = 5,
     drop_label_issues: bool = False,
     human_weight: int = 1,
+    teacher_weight: float = 1.0,
     seed: int = 0,
 ) -> TrainResult:
     """Fit ``student`` on the merged labels of ``dataset`` and save it under ``model_dir``.
@@ -138,7 +139,19 @@ def train_student(
     ``human_weight`` repeats each human-labelled pair that many times in the final fit (not in
     the trust folds, which never score human answers): a weight every student honours, since it
     needs no ``sample_weight`` in the Student API. ``n_train`` counts each example once.
+    ``teacher_weight`` below 1 fits with example weights instead (``human_weight`` for a human
+    answer, ``teacher_weight`` for a teacher label, nothing repeated): only a student with
+    ``supports_weights`` takes them, any other is refused before anything is fitted.
     """
+    if not 0.0 < teacher_weight <= 1.0:
+        raise ValueError(f"teacher_weight must be in (0, 1], not {teacher_weight}")
+    if teacher_weight < 1.0 and not student.supports_weights:
+        raise ConfigError(
+            f"[train] teacher_weight = {teacher_weight}: student {student.name} takes no example "
+            "weights (supports_weights is false); use a student that does (embeddings.textcat.v1, "
+            "static.textcat.v1, sklearn.textcat.v1) or leave teacher_weight at 1 and raise "
+            "human_weight instead"
+        )
     host = host or get_host()
     labels_as_of = time.time()
     data = merge_labels(store, task, dataset, teacher_source)
@@ -210,11 +223,18 @@ def train_student(
                 if n:
                     dropped["label_issue"] = n
     fit_pairs = pairs
-    if human_weight > 1 and data.human_ids:
+    weights: list[float] | None = None
+    if teacher_weight < 1.0:
+        human = float(human_weight)
+        weights = [human if ex.id in data.human_ids else teacher_weight for ex, _ in pairs]
+    elif human_weight > 1 and data.human_ids:
         extra = [pair for pair in pairs if pair[0].id in data.human_ids]
         fit_pairs = pairs + extra * (human_weight - 1)
     started = time.perf_counter()
-    report = student.fit(task, fit_pairs, dev)
+    if weights is None:
+        report = student.fit(task, fit_pairs, dev)
+    else:
+        report = student.fit(task, fit_pairs, dev, weights=weights)  # type: ignore[call-arg]
     seconds = time.perf_counter() - started
     saved = Path(model_dir) / run_id
     saved.mkdir(parents=True, exist_ok=True)

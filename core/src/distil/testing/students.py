@@ -16,7 +16,9 @@ gold labels as targets) and ``test_examples`` (the first 200 test rows, with the
 which the suite strips before predicting). The multi-label checks use ``multilabel_task``,
 ``multilabel_train_pairs`` and ``multilabel_test_examples`` (a small synthetic keyword data set by
 default) and ``multilabel_student_factory`` (``student_factory`` by default); they are skipped when the
-student says ``supports_multilabel = False`` or its factory raises.
+student says ``supports_multilabel = False`` or its factory raises. The example-weight checks
+(down-weighted wrong labels must lose to the right ones; bad weights are refused; a weighted fit
+survives save/load) run only for a student that says ``supports_weights = True``.
 
 Every check is written so that a wrong implementation fails it; the suite never imports a backend
 library. Each test fits its own student (students are mutable), so keep the training data small.
@@ -432,3 +434,85 @@ class StudentConformance:
         assert_no_pickles(tmp_path / "model")
         loaded = type(student).load(tmp_path / "model")
         assert_same_predictions(before, loaded.predict(inputs), what="multi-label after save/load")
+
+    # -- example weights (students with ``supports_weights``) --------------------------------
+    @staticmethod
+    def weighted_student(factory: StudentFactory) -> Student:
+        student = factory()
+        if not getattr(student, "supports_weights", False):
+            pytest.skip(f"{type(student).__name__} takes no example weights (supports_weights)")
+        return student
+
+    def test_weights_decide_between_conflicting_labels(
+        self,
+        student_factory: StudentFactory,
+        task: Task,
+        train_pairs: list[TrainPair],
+        tmp_path: Path,
+    ) -> None:
+        """Each of 100 texts is given four times: once with its right label at weight 1, three
+        times with a wrong one at weight 0.01. Unweighted, the student learns the wrong labels
+        (three against one); weighted, the right ones, and keeps them through save/load."""
+        if not isinstance(task, TextCat) or task.multilabel:
+            pytest.skip("the check gives an exclusive TextCat task's texts conflicting labels")
+        labels = list(task.labels)
+        texts = train_pairs[:100]
+        noisy: list[TrainPair] = []
+        weights: list[float] = []
+        for example, output in texts:
+            (label,) = _labels(output)
+            wrong = labels[(labels.index(label) + 1) % len(labels)]
+            noisy.append((example, output))
+            weights.append(1.0)
+            for copy in range(3):
+                twin = example.model_copy(update={"id": f"{example.id}~{copy}"})
+                noisy.append((twin, Categories(labels=[wrong])))
+                weights.append(0.01)
+        gold = [_labels(output) for _, output in texts]
+        inputs = [example for example, _ in texts]
+        plain = self.weighted_student(student_factory)
+        plain.fit(task, noisy)
+        weighted = self.weighted_student(student_factory)
+        weighted.fit(task, noisy, weights=weights)  # type: ignore[call-arg]
+        before = weighted.predict(inputs)
+        unweighted_acc = _accuracy(gold, [_labels(p.output) for p in plain.predict(inputs)])
+        weighted_acc = _accuracy(gold, [_labels(p.output) for p in before])
+        assert weighted_acc > 0.8 and unweighted_acc < 0.5, (
+            f"the weights should decide between the conflicting labels: accuracy on the 100 "
+            f"texts {weighted_acc:.3f} weighted (want > 0.8), {unweighted_acc:.3f} unweighted "
+            "(want < 0.5)"
+        )
+        weighted.save(tmp_path / "model")
+        assert_no_pickles(tmp_path / "model")
+        loaded = type(weighted).load(tmp_path / "model")
+        assert_same_predictions(before, loaded.predict(inputs), what="weighted fit after save/load")
+
+    def test_weights_of_the_wrong_length_or_sign_are_refused(
+        self, student_factory: StudentFactory, task: Task, train_pairs: list[TrainPair]
+    ) -> None:
+        student = self.weighted_student(student_factory)
+        with pytest.raises(ValueError, match="weight"):
+            student.fit(task, train_pairs, weights=[1.0] * (len(train_pairs) - 1))  # type: ignore[call-arg]
+        with pytest.raises(ValueError, match="weight"):
+            student.fit(task, train_pairs, weights=[1.0] * (len(train_pairs) - 1) + [0.0])  # type: ignore[call-arg]
+
+    def test_multilabel_weighted_fit_saves_and_loads(
+        self,
+        multilabel_student_factory: StudentFactory,
+        multilabel_task: Task,
+        multilabel_train_pairs: list[TrainPair],
+        multilabel_test_examples: list[Example],
+        tmp_path: Path,
+    ) -> None:
+        student = self.multilabel_student(multilabel_student_factory)
+        if not getattr(student, "supports_weights", False):
+            pytest.skip(f"{type(student).__name__} takes no example weights (supports_weights)")
+        weights = [1.0 if n % 2 else 0.5 for n in range(len(multilabel_train_pairs))]
+        student.fit(multilabel_task, multilabel_train_pairs, weights=weights)  # type: ignore[call-arg]
+        inputs = _inputs(multilabel_test_examples)
+        before = student.predict(inputs)
+        assert_valid_predictions(multilabel_task, inputs, before)
+        student.save(tmp_path / "model")
+        assert_no_pickles(tmp_path / "model")
+        loaded = type(student).load(tmp_path / "model")
+        assert_same_predictions(before, loaded.predict(inputs), what="weighted multi-label fit")

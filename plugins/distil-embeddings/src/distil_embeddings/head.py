@@ -79,11 +79,17 @@ class Head:
 
     # -- training ----------------------------------------------------------------------------------
     def fit(
-        self, texts: list[str], vectors: Any, targets: list[list[int]], who: str
+        self,
+        texts: list[str],
+        vectors: Any,
+        targets: list[list[int]],
+        who: str,
+        weights: list[float] | None = None,
     ) -> dict[str, Any]:
         """Fit on ``vectors`` (one row per text) and the task-label indices ``targets``.
 
-        Returns the report's head part. ``who`` names the student in error messages.
+        ``weights`` (one per text) scale each text's loss (``sample_weight``). Returns the
+        report's head part. ``who`` names the student in error messages.
         """
         import numpy as np
         from sklearn.linear_model import LogisticRegression
@@ -99,7 +105,11 @@ class Head:
         with one_blas_thread():
             if self.config.tfidf:
                 self._fit_tfidf(texts)
-            classifier.fit(self.features(texts, vectors), y)
+            features = self.features(texts, vectors)
+            if weights is None:
+                classifier.fit(features, y)
+            else:
+                _fit_weighted(classifier, features, y, np.asarray(weights, dtype=np.float64))
         self.classifier = classifier
         self.constant = learnable.constant
         if self.task.multilabel:
@@ -255,3 +265,21 @@ def _expit(z: Any) -> Any:
     import numpy as np
 
     return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def _fit_weighted(classifier: Any, features: Any, y: Any, weights: Any) -> None:
+    """``classifier.fit`` with ``sample_weight``; a one-vs-rest wrapper (multi-label) routes it
+    to each column's logistic regression (scikit-learn's metadata routing, on only for this fit)."""
+    from sklearn import config_context
+    from sklearn.multiclass import OneVsRestClassifier
+
+    if not isinstance(classifier, OneVsRestClassifier):
+        classifier.fit(features, y, sample_weight=weights)
+        return
+    with config_context(enable_metadata_routing=True):
+        classifier.estimator.set_fit_request(sample_weight=True)
+        classifier.fit(features, y, sample_weight=weights)
+    # The routing request is only for this fit: left on the estimators it would be saved with
+    # them (and skops cannot serialise it).
+    for fitted in [classifier.estimator, *getattr(classifier, "estimators_", [])]:
+        vars(fitted).pop("_metadata_request", None)

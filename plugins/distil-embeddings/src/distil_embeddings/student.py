@@ -31,6 +31,7 @@ class EncoderStudent(distil.Student):
 
     task_kinds: ClassVar[frozenset[str]] = frozenset({"textcat"})
     supports_multilabel: ClassVar[bool] = True
+    supports_weights: ClassVar[bool] = True
     #: The ``format`` of meta.json this class writes and reads.
     format: ClassVar[str] = ""
     config_class: ClassVar[type[HeadConfig]] = HeadConfig
@@ -64,10 +65,12 @@ class EncoderStudent(distil.Student):
         task: distil.Task,
         train: list[distil.TrainPair],
         dev: list[distil.TrainPair] | None = None,
+        weights: list[float] | None = None,
     ) -> dict[str, Any]:
         self.check_task(task)
         if not isinstance(task, distil.TextCat):
             raise TypeError(f"{self.name} needs a TextCat task, got {type(task).__name__}")
+        distil.check_weights(weights, train, self.name)
         texts, targets = distil.textcat_targets(task, train, "train")
         if not texts:
             raise ValueError(f"{self.name}: training needs examples, got an empty training set")
@@ -82,7 +85,7 @@ class EncoderStudent(distil.Student):
             "multilabel": task.multilabel,
             "n_train": len(texts),
         }
-        report.update(head.fit(texts, vectors[: len(texts)], targets, self.name))
+        report.update(head.fit(texts, vectors[: len(texts)], targets, self.name, weights))
         report["encode_time_s"] = round(encode_time, 4)
         report["train_time_s"] = round(time.perf_counter() - started, 4)
         if task.multilabel:

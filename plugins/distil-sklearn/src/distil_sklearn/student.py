@@ -118,6 +118,7 @@ class SklearnTextcat(distil.Student):
     name: ClassVar[str] = "sklearn.textcat"
     task_kinds: ClassVar[frozenset[str]] = frozenset({"textcat"})
     supports_multilabel: ClassVar[bool] = True
+    supports_weights: ClassVar[bool] = True
 
     def __init__(self, config: TextcatConfig | None = None) -> None:
         self.config = config or TextcatConfig()
@@ -137,12 +138,14 @@ class SklearnTextcat(distil.Student):
         task: distil.Task,
         train: list[distil.TrainPair],
         dev: list[distil.TrainPair] | None = None,
+        weights: list[float] | None = None,
     ) -> dict[str, Any]:
         import numpy as np
 
         self.check_task(task)
         if not isinstance(task, distil.TextCat):
             raise TypeError(f"{self.name} needs a TextCat task, got {type(task).__name__}")
+        distil.check_weights(weights, train, self.name)
         texts, targets = distil.textcat_targets(task, train, "train")
         if not texts:
             raise ValueError(f"{self.name}: training needs examples, got an empty training set")
@@ -151,7 +154,10 @@ class SklearnTextcat(distil.Student):
         y = np.asarray(columns.targets(targets), dtype=np.int64)
         pipeline = self._build_pipeline(multilabel=task.multilabel)
         with one_blas_thread():
-            pipeline.fit(texts, y)
+            if weights is None:
+                pipeline.fit(texts, y)
+            else:
+                _fit_weighted(pipeline, texts, y, np.asarray(weights, dtype=np.float64))
         _plain_vocabularies(pipeline.named_steps["features"])
         self.task = task
         self._pipeline = pipeline
@@ -322,3 +328,22 @@ def _n_features(features: Any) -> int:
     if hasattr(features, "transformer_list"):  # a FeatureUnion
         return sum(_n_features(step) for _, step in features.transformer_list)
     return len(getattr(features, "vocabulary_", {}))
+
+
+def _fit_weighted(pipeline: Any, texts: list[str], y: Any, weights: Any) -> None:
+    """``pipeline.fit`` with each text's ``sample_weight`` given to the classifier; a one-vs-rest
+    wrapper (multi-label) routes it to each column (metadata routing, on only for this fit)."""
+    from sklearn import config_context
+    from sklearn.multiclass import OneVsRestClassifier
+
+    classifier = pipeline.named_steps["classifier"]
+    if not isinstance(classifier, OneVsRestClassifier):
+        pipeline.fit(texts, y, classifier__sample_weight=weights)
+        return
+    with config_context(enable_metadata_routing=True):
+        classifier.estimator.set_fit_request(sample_weight=True)
+        pipeline.fit(texts, y, sample_weight=weights)
+    # The routing request is only for this fit: left on the estimators it would be saved with
+    # them (and skops cannot serialise it).
+    for fitted in [classifier.estimator, *getattr(classifier, "estimators_", [])]:
+        vars(fitted).pop("_metadata_request", None)
