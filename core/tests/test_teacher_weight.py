@@ -163,3 +163,22 @@ def test_teacher_weight_is_a_train_setting_above_zero_up_to_one(tmp_path: Path) 
         cfg.write_text(base + f"teacher_weight = {bad}\n")
         with pytest.raises(Exception, match="teacher_weight"):
             load_config(cfg)
+
+
+def test_with_no_human_answer_yet_the_fit_is_unweighted(tmp_path: Path) -> None:
+    """Equal weights on every teacher label change nothing but the regularisation: the student
+    at cards 0 must be the unweighted one."""
+    store, task, _ = _store(corrected=0)
+    Recording.seen = []
+    train_student(
+        store,
+        task,
+        Recording(),
+        teacher_source=TEACHER,
+        model_dir=tmp_path,
+        host=PluginHost(entry_points=False),
+        trust=False,
+        teacher_weight=0.01,
+    )
+    ((ids, weights),) = Recording.seen
+    assert weights is None and len(ids) == 300

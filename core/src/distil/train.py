@@ -141,7 +141,8 @@ def train_student(
     needs no ``sample_weight`` in the Student API. ``n_train`` counts each example once.
     ``teacher_weight`` below 1 fits with example weights instead (``human_weight`` for a human
     answer, ``teacher_weight`` for a teacher label, nothing repeated): only a student with
-    ``supports_weights`` takes them, any other is refused before anything is fitted.
+    ``supports_weights`` takes them, any other is refused before anything is fitted. With no
+    human answer yet the fit is unweighted (equal weights would only scale the regularisation).
     """
     if not 0.0 < teacher_weight <= 1.0:
         raise ValueError(f"teacher_weight must be in (0, 1], not {teacher_weight}")
@@ -224,7 +225,9 @@ def train_student(
                     dropped["label_issue"] = n
     fit_pairs = pairs
     weights: list[float] | None = None
-    if teacher_weight < 1.0:
+    if teacher_weight < 1.0 and data.human_ids:
+        # Only against human answers: with none, every label would get the same weight, which
+        # changes nothing but the regularisation (a weaker student at cards 0).
         human = float(human_weight)
         weights = [human if ex.id in data.human_ids else teacher_weight for ex, _ in pairs]
     elif human_weight > 1 and data.human_ids:
