@@ -72,6 +72,12 @@ def test_every_combination_renders_a_config_that_loads_or_is_refused_clearly(
     assert isinstance(config.student, Student)
     assert config.raw["student"]["@students"] == expected
     assert task in config.student.task_kinds
+    # The weak (zero-shot) teacher comes with its recipe; a weight only for a student that
+    # takes weights (a weight for any other would be refused at `distil train`).
+    weak = (teacher, task) == ("local", "textcat")
+    assert config.annotate.queue == ("uncertainty" if weak else None)
+    takes_weights = type(config.student).supports_weights
+    assert config.train.teacher_weight == (0.01 if weak and takes_weights else 1.0)
     if teacher in {"openai", "anthropic"}:
         assert isinstance(config.teacher, PromptTeacher)
         key_env = f"{teacher.upper()}_API_KEY"

@@ -34,6 +34,9 @@ class TeacherChoice:
     :class:`InitRequest` returning it. The function may raise ``ValueError`` with a message that
     says what would work (the labels fit no label map, say): ``distil init`` shows it as a usage
     error. ``takes_model``: ``--model`` and ``--base-url`` apply (an LLM provider's server).
+    ``weak``: the teacher's labels are often wrong (an embedded zero-shot model), so ``distil
+    init`` also writes the weak-teacher recipe: ``[annotate] queue = "uncertainty"`` and, when
+    the student takes example weights, ``[train] teacher_weight = 0.01`` (docs/distill.md).
     """
 
     name: str
@@ -41,6 +44,7 @@ class TeacherChoice:
     block: str | Callable[[InitRequest], str]
     takes_model: bool = False
     priority: int | None = None
+    weak: bool = False
 
     def render(self, request: InitRequest) -> str:
         return self.block if isinstance(self.block, str) else self.block(request)
@@ -51,7 +55,8 @@ class StudentChoice:
     """``--student NAME`` for one task kind: the registered student it writes.
 
     ``multilabel`` is the registered student for multi-label textcat when it is another one
-    (``spacy.textcat_multilabel.v1``); None: ``student`` handles both.
+    (``spacy.textcat_multilabel.v1``); None: ``student`` handles both. ``weights``: the student
+    (and its multi-label one) takes example weights (``Student.supports_weights``).
     """
 
     name: str
@@ -59,6 +64,7 @@ class StudentChoice:
     student: str
     multilabel: str | None = None
     priority: int | None = None
+    weights: bool = False
 
 
 def llm_teacher_block(provider: str, model: str, key_env: str, base_url: str | None = None) -> str:

@@ -160,6 +160,8 @@ def render_config(
         multilabel=multilabel,
         teacher_block=teacher_block,
         student_name=student_name,
+        weak_teacher=chosen.weak,
+        student_weights=picked.weights,
         train=train,
         gold=gold,
         dev=dev,

@@ -84,6 +84,8 @@ def distil_init_choices() -> list[Any]:
     """``--student embeddings`` (the textcat default: the highest ceiling in docs/students.md)
     and ``--student static`` (the fast one)."""
     return [
-        distil.StudentChoice("embeddings", "textcat", "embeddings.textcat.v1", priority=100),
-        distil.StudentChoice("static", "textcat", "static.textcat.v1", priority=50),
+        distil.StudentChoice(
+            "embeddings", "textcat", "embeddings.textcat.v1", priority=100, weights=True
+        ),
+        distil.StudentChoice("static", "textcat", "static.textcat.v1", priority=50, weights=True),
     ]

@@ -140,7 +140,9 @@ def distil_init_choices() -> list[Any]:
     """``distil init --teacher local`` for textcat (the offline default) and ``--teacher llama``."""
     llama = '@teachers = "llm.v1"\n\n[teacher.provider]\n@providers = "local.llama.v1"'
     return [
-        distil.TeacherChoice("local", "textcat", '@teachers = "local.zeroshot.v1"', priority=100),
+        distil.TeacherChoice(
+            "local", "textcat", '@teachers = "local.zeroshot.v1"', priority=100, weak=True
+        ),
         distil.TeacherChoice("llama", "textcat", llama),
         distil.TeacherChoice("llama", "ner", llama),
     ]

@@ -59,4 +59,6 @@ def register_students(register: Any) -> None:
 def distil_init_choices() -> list[Any]:
     """``--student sklearn`` (exclusive and multi-label textcat; the default when it is the only
     textcat student installed)."""
-    return [distil.StudentChoice("sklearn", "textcat", "sklearn.textcat.v1", priority=20)]
+    return [
+        distil.StudentChoice("sklearn", "textcat", "sklearn.textcat.v1", priority=20, weights=True)
+    ]
