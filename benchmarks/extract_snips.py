@@ -28,7 +28,8 @@ rewritten between the ``extract-snips`` markers only with ``--doc``. The tiny te
 the training queries (all 5,000, or the first ``--sim-train``) and every test query; the table
 shows the teacher on the test queries, the composite trained on its records, the composite after
 each ``--review`` budget of check cards answered by an oracle (from gold) in the app's extract
-passes (``cards / changed``), and the gold ceiling (the composite on the same queries' gold
+passes (``cards / changed``; ``spans/check:none`` and ``spans/check:not-in-text`` included, with
+the records each check pass holds and the cards it got), and the gold ceiling (the composite on the same queries' gold
 records), with exact-record and micro-F1 95% CIs, paired deltas against the teacher and docs/s.
 With ``--doc`` it rewrites the ``extract-snips-sim`` block of docs/extract.md.
 """
@@ -388,11 +389,32 @@ def student_fit(project_out: Path) -> dict[str, Any]:
 
 
 # -- --sim-accuracy: a competent (simulated) teacher ------------------------------------------
-def review_cards(ws: Any, task: Any, gold: dict[str, Any], budget: int, tally: Any) -> None:
+def pass_group(name: str) -> str:
+    """The row a check pass's cards are counted in (every ``spans/check:FIELD`` pass together)."""
+    if name.startswith("spans/check:") and name not in (
+        "spans/check:none",
+        "spans/check:not-in-text",
+    ):
+        return "spans/check:FIELD"
+    return name
+
+
+def review_cards(
+    ws: Any,
+    task: Any,
+    gold: dict[str, Any],
+    budget: int,
+    tally: Any,
+    by_pass: dict[str, list[int]],
+) -> None:
     """The oracle reviews check cards of the app's extract passes until ``tally.cards`` reaches
     ``budget``: one card of each check pass in turn (round robin over the subtasks' passes,
-    each in its own queue order), accepting a right answer, else rejecting it and correcting it
-    on the fix card. The oracle's answer is the gold record split into the subtask's answer."""
+    each in its own queue order: the intent check, one per slot field, ``spans/check:none`` over
+    the records whose slots the teacher left empty and ``spans/check:not-in-text`` over those
+    with a value not in the text), accepting a right answer, else rejecting it and correcting it
+    on the fix card. The oracle's answer is the gold record split into the subtask's answer (for
+    a ``check:none`` or ``check:not-in-text`` card, every gold span against every span shown).
+    ``by_pass`` counts ``[cards, changed]`` per :func:`pass_group`."""
     from distil.simulate import ORACLE, Oracle, _review
 
     oracles: dict[str, Oracle] = {name: Oracle(path=Path("gold"), answers={}) for name in ws.subs}
@@ -410,7 +432,11 @@ def review_cards(ws: Any, task: Any, gold: dict[str, Any], budget: int, tally: A
                 open_passes.remove(name)
                 continue
             _, subtask, inner = ws.get_pass(name)
+            cards, changed = tally.cards, tally.changed
             _review(ws.subs[subtask], inner, card["example_id"], oracles[subtask], tally)
+            counts = by_pass.setdefault(pass_group(name), [0, 0])
+            counts[0] += tally.cards - cards
+            counts[1] += tally.changed - changed
 
 
 def sim_main(args: argparse.Namespace) -> str:
@@ -499,10 +525,12 @@ def sim_main(args: argparse.Namespace) -> str:
             }
             tally = _Tally()
             reviewed = []
+            by_pass: dict[str, list[int]] = {}
             for budget in sorted(args.review):
-                review_cards(ws, task, oracle, budget, tally)
+                review_cards(ws, task, oracle, budget, tally, by_pass)
                 merged = merge_extract_labels(project.store, task, "train", source).pairs
                 reviewed.append((tally.cards, tally.changed, composite_on(project, merged, gold)))
+            held = {row["name"]: row["total"] for row in ws.progress("oracle")}
             ceiling = composite_on(
                 project, [(ex.without_answer(), task.reference(ex)) for ex in train], gold
             )
@@ -526,6 +554,10 @@ def sim_main(args: argparse.Namespace) -> str:
             f"{r['docs_per_s']:,.0f} |"
         )
 
+    groups: dict[str, list[str]] = {}
+    for p in ws.passes:
+        if p.is_check:
+            groups.setdefault(pass_group(p.name), []).append(p.name)
     acc = args.sim_accuracy
     command = (
         f"`.venv/bin/python benchmarks/extract_snips.py --sim-accuracy {acc:g}"
@@ -561,16 +593,27 @@ def sim_main(args: argparse.Namespace) -> str:
         line(f"gold ceiling: composite on the same {len(train):,} gold records", "—", ceiling),
         "",
         "*cards* are check cards of the annotation app's extract passes (`ExtractWorkspace`: "
-        "one pass set per subtask, intent and slots) that a simulated oracle answered from the "
+        "one pass set per subtask, intent and slots: a check per slot field, `spans/check:none` "
+        "over the records whose slots the teacher left empty, `spans/check:not-in-text` over "
+        "those holding a value not in the text) that a simulated oracle answered from the "
         "gold record, one card of each check pass in turn, each pass in its own queue order "
         "(the app's queue, which ranks by disagreement with the composite trained on the "
         "teacher's records, stored as the student's answers on train); "
         "*changed* the cards it rejected and corrected on the fix card (the teacher was wrong "
         "there). The composite is retrained on the merged answers "
-        "(`distil.extract.answers.merge_extract_labels`) at each budget. ✔: paired 95% CI above 0. "
+        "(`distil.tasks.extract_answers.merge_extract_labels`) at each budget. ✔: paired 95% CI above 0. "
         "docs/s: the composite's prediction on the gold queries (wall clock, shared machine). "
         f"Teacher on gold: {v['wrong']:,} wrong, {v['missing']:,} missing, {v['extra']:,} extra "
         "field values.",
+        "",
+        "| check pass | records it holds | cards / changed (all budgets) |",
+        "|---|---:|---:|",
+        *[
+            f"| `{group}`{f' ({n} passes)' if (n := len(groups[group])) > 1 else ''} | "
+            f"{sum(held[name] for name in groups[group]):,} | "
+            f"{by_pass.get(group, [0, 0])[0]} / {by_pass.get(group, [0, 0])[1]} |"
+            for group in groups
+        ],
     ]
     return "\n".join(lines)
 

@@ -55,6 +55,8 @@ def test_the_passes_are_each_subtasks_own_with_one_review_each() -> None:
         "textcat:intent/check",
         "textcat:intent/fix",
         "spans/check:city",
+        "spans/check:none",
+        "spans/check:not-in-text",
         "spans/fix",
         "textcat:intent/review",
         "spans/review",
@@ -106,7 +108,8 @@ def test_the_workspace_stores_one_answer_per_subtask_and_training_merges_them(
     state = ws.state("ann")
     assert state["pass"] == "textcat:intent/check"
     assert state["card"]["claim"] == "book" and state["task"]["labels"] == ["book", "cancel"]
-    assert [row["total"] for row in state["passes"]] == [3, 0, 3, 0, 0, 0]
+    # Every city is in its text and none is empty: no check:none or check:not-in-text card.
+    assert [row["total"] for row in state["passes"]] == [3, 0, 3, 0, 0, 0, 0, 0]
 
     # Intent: e2 is wrong; city: e3 is wrong. Everything else accepted.
     for eid in ("e1", "e2", "e3"):

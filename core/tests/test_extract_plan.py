@@ -241,6 +241,8 @@ def test_each_subtask_gets_its_own_focused_passes_then_a_review_each() -> None:
         ("spans/check:items", "binary", "items"),
         ("spans/check:address.city", "binary", "address.city"),
         ("spans/check:quantity", "binary", "quantity"),
+        ("spans/check:none", "binary", None),  # the records whose slots the teacher left empty
+        ("spans/check:not-in-text", "binary", None),  # those with a value not in the text
         ("spans/fix", "spans", None),
         ("textcat:intent/review", "review", None),
         ("textcat:tags/review", "review", None),

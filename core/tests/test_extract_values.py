@@ -413,6 +413,50 @@ def test_normalisers_are_a_registry_like_the_others() -> None:
     assert host.registries["normalisers"]["date.v1"].plugin == "distil"
 
 
+def test_the_extract_paths_re_export_the_task_layer_and_normalisers_register_once() -> None:
+    """Issue 16: the planner, normalisers, scorer and merge live in the tasks layer; the old
+    ``distil.extract.*`` paths are the same objects, and core registers each normaliser once."""
+    import distil.extract.answers as old_answers
+    import distil.extract.normalise as old_normalise
+    import distil.extract.plan as old_plan
+    import distil.extract.scoring as old_scoring
+    from distil.plugins import PluginHost
+    from distil.tasks import extract_answers, extract_normalise, extract_plan, extract_scoring
+
+    assert old_plan.plan_schema is extract_plan.plan_schema and old_plan.Plan is extract_plan.Plan
+    assert old_normalise.Normaliser is extract_normalise.Normaliser is Normaliser
+    assert old_scoring.score_records is extract_scoring.score_records
+    assert old_answers.merge_extract_labels is extract_answers.merge_extract_labels
+    host = PluginHost(entry_points=False, strict=True)
+    registered = host.registries["normalisers"]
+    assert {n: r.factory for n, r in registered.items()} == extract_normalise.BUILTIN_NORMALISERS
+    assert {r.plugin for r in registered.values()} == {"distil"}
+    assert registered["date.v1"].factory.__module__ == "distil.tasks.extract_normalise"
+
+
+def test_the_planner_reads_the_registry_the_host_hands_down() -> None:
+    """The tasks layer may not import the plugin host: the host installs its registry
+    (``use_registry``); with none installed the planner knows core's own normalisers only."""
+    import distil.plugins
+    from distil.tasks.extract_normalise import use_registry
+
+    class Sale(BaseModel):
+        kind: Literal["order", "refund"]
+        discount: float | None = None
+
+    try:
+        use_registry(lambda: {"percent.v1": Percent, "number.v1": NumberNormaliser})
+        plan = plan_schema(Sale, {"discount": "percent.v1"})
+        assert plan.field("discount").normaliser == "percent.v1"
+        assert isinstance(plan.normalisers["discount"], Percent)
+        use_registry(None)
+        with pytest.raises(ConfigError, match=r"nor a registered normaliser \(date.v1, money.v1"):
+            plan_schema(Sale, {"discount": "percent.v1"})
+        assert plan_schema(Sale, {"discount": "number.v1"}).field("discount").overridden
+    finally:
+        use_registry(distil.plugins._registered_normalisers)
+
+
 def test_a_date_field_trains_and_predicts_from_the_examples_reference_date() -> None:
     class Slot(BaseModel):
         kind: Literal["order", "refund"]

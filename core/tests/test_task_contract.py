@@ -31,11 +31,7 @@ _COMPARE = (ast.Eq, ast.NotEq, ast.In, ast.NotIn)
 
 #: (file under distil/, the compared expression) -> why it is not a task kind.
 ALLOWED: dict[tuple[str, str], str] = {
-    ("extract/plan.py", "self.kind"): "a schema field's plan kind (span/exclusive/teacher...)",
-    ("extract/plan.py", "plan.kind"): "a schema field's plan kind",
-    ("extract/plan.py", "f.kind"): "a schema field's plan kind",
-    ("extract/render.py", "f.kind"): "a schema field's plan kind",
-    ("extract/scoring.py", "f.kind"): "a schema field's plan kind",
+    ("extract/render.py", "f.kind"): "a schema field's plan kind (span/exclusive/teacher...)",
     ("testing/loopback.py", "fault.kind"): "the loopback server's planted fault",
     ("testing/students.py", "got.output.kind"): "an output record's type tag, not a task's kind",
     ("testing/students.py", "want.output.kind"): "an output record's type tag",

@@ -167,7 +167,7 @@ def _factory(path: str) -> Any:
 
 @hookimpl
 def register_normalisers(register: Any) -> None:
-    from .extract.normalise import BUILTIN_NORMALISERS
+    from .tasks.extract_normalise import BUILTIN_NORMALISERS
 
     for name, factory in BUILTIN_NORMALISERS.items():
         register(name, factory)

@@ -69,8 +69,9 @@ def register_normalisers(register: Register) -> None:
 
     The extract planner picks one by a field's type (a number, an amount, a date) and learns the
     field as a span; the composite applies the normaliser and validates the record. A factory
-    builds a :class:`distil.extract.normalise.Normaliser` with no arguments; core registers
-    ``text.v1``, ``number.v1``, ``money.v1`` and ``date.v1``.
+    builds a :class:`distil.tasks.extract_normalise.Normaliser` (also importable as
+    ``distil.extract.normalise.Normaliser``) with no arguments; core registers ``text.v1``,
+    ``number.v1``, ``money.v1`` and ``date.v1``.
     """
 
 

@@ -39,6 +39,7 @@ import pluggy
 from . import hookspecs
 from .errors import PluginError, RegistryError
 from .suggest import did_you_mean
+from .tasks.extract_normalise import use_registry
 
 logger = logging.getLogger("distil.plugins")
 
@@ -517,3 +518,13 @@ def set_host(host: PluginHost | None) -> None:
     """Replace the process-wide host (tests use this to load exactly the plugins they name)."""
     global _HOST
     _HOST = host
+
+
+def _registered_normalisers() -> dict[str, Callable[..., Any]]:
+    """The ``normalisers`` registry of the process-wide host (loaded on first use), name →
+    factory. The extract planner, in the tasks layer below this module, reads it through
+    :func:`distil.tasks.extract_normalise.use_registry`."""
+    return {k: r.factory for k, r in get_host().registries.get("normalisers", {}).items()}
+
+
+use_registry(_registered_normalisers)

@@ -165,6 +165,13 @@ class Prediction(Record):
     def ok(self) -> bool:
         return self.output is not None and self.error is None
 
+    @property
+    def partial(self) -> bool:
+        """An answer read only in part: ``output`` is the part and ``error`` says what is missing
+        (an extract record whose span subtask could place some values in the text, not all). Not
+        :attr:`ok`, so nothing trains on it; the annotation app shows it for a human to finish."""
+        return self.output is not None and self.error is not None
+
 
 AnswerKind = Literal["accept", "reject", "ignore", "correct"]
 

@@ -1,8 +1,8 @@
 """The labelled pairs a student is fitted on, and where each label came from.
 
 Its own module, below both the train stage (:func:`distil.train.merge_labels`) and the extract
-task's per-subtask merge (:func:`distil.extract.answers.merge_extract_labels`), so that each builds
-one without importing the other.
+task's per-subtask merge (:func:`distil.tasks.extract_answers.merge_extract_labels`), so that
+each builds one without importing the other.
 """
 
 from __future__ import annotations

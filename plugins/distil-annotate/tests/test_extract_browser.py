@@ -1,5 +1,6 @@
-"""An extract project in the app: one focused pass per subtask, answers stored per subtask, and
-`distil train` learning from both corrections while keeping the teacher's other fields."""
+"""An extract project in the app: one focused pass per subtask, answers stored per subtask, a
+record whose value is not in the text shown in its own pass, and `distil train` learning from
+every correction while keeping the teacher's other fields."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ NAMES = ["Alice", "Bob", "Chen", "Dana", "Eve", "Femi", "Gus", "Hana"]
 ITEMS = ["mugs", "plates", "lamps", "chairs"]
 SELL = "sell-0"  # the teacher says buy: the annotator corrects the intent
 GHOST = "buy-3"  # the teacher takes the name for the item: the annotator corrects the span
+MADE_UP = "buy-5"  # the teacher's item is not in the text: shown in spans/check:not-in-text
 
 
 def rows() -> list[tuple[str, str, dict[str, Any], float]]:
@@ -40,6 +42,7 @@ def rows() -> list[tuple[str, str, dict[str, Any], float]]:
         text = f"{name} wants to buy some {item} today"
         out.append((f"buy-{i}", text, {"intent": "buy", "item": item}, 0.9))
     out[3] = (GHOST, out[3][1], {"intent": "buy", "item": NAMES[3]}, 0.4)
+    out[5] = (MADE_UP, out[5][1], {"intent": "buy", "item": "sofas"}, 0.9)
     sell = f"Please sell my old {ITEMS[2]} quickly"
     out.append((SELL, sell, {"intent": "buy", "item": ITEMS[2]}, 0.3))
     return out
@@ -115,15 +118,18 @@ def test_one_pass_per_subtask_corrections_per_subtask_and_training_merges_them(
     try:
         page.goto(server.url + "/?session=ann")
         # One focused pass per subtask: the intent textcat, then the item span.
-        names = [page.locator("nav button").nth(i).get_attribute("data-pass") for i in range(6)]
+        names = [page.locator("nav button").nth(i).get_attribute("data-pass") for i in range(8)]
         assert names == [
             "textcat:intent/check",
             "textcat:intent/fix",
             "spans/check:item",
+            "spans/check:none",
+            "spans/check:not-in-text",
             "spans/fix",
             "textcat:intent/review",
             "spans/review",
         ]
+        expect(nav(page, "spans/check:not-in-text")).to_have_text("spans/check:not-in-text 0/1")
         expect(page.locator("#pass-title")).to_contain_text(
             "Pass textcat:intent/check: intent: Is the teacher's label right?"
         )
@@ -167,7 +173,36 @@ def test_one_pass_per_subtask_corrections_per_subtask_and_training_merges_them(
         assert stored.output == Spans.model_validate(
             {"spans": [{"start": start, "end": start + 6, "label": "item"}]}
         )
+
+        # MADE_UP's item ("sofas") is not in its text: no check:item card, one of its own that
+        # shows what the teacher said; reject it and mark the right span in the fix pass.
+        nav(page, "spans/check:not-in-text").click()
+        expect(page.locator("#pass-title")).to_contain_text("Pass spans/check:not-in-text")
+        assert card_id(page) == MADE_UP
+        expect(page.locator("#claim .not-in-text")).to_have_text(
+            "Teacher also said (not in the text): item = \u201csofas\u201d"
+        )
+        expect(page.locator("#claim .label")).to_have_text("0 span(s) in the text")
+        expect(page.locator("#text .ent")).to_have_count(0)  # nothing of it could be placed
+        shot(page, "extract-not-in-text")
+        press(page, "x", "reject")
+        assert last_answer(extract_project).pass_name == "spans/check:not-in-text"
+        nav(page, "spans/fix").click()
+        expect(page.locator("#pass-title")).to_contain_text("Pass spans/fix")
+        assert card_id(page) == MADE_UP
+        expect(page.locator("#claim .not-in-text")).to_contain_text("item = \u201csofas\u201d")
+        start = texts[MADE_UP].index("plates")
+        page.keyboard.press("1")  # the item label
+        page.evaluate(SELECT, [start, start + len("plates")])
+        expect(page.locator("#text .ent")).to_have_text(["plates"])
+        press(page, "Enter", "correct")
+        stored = last_answer(extract_project)
+        assert (stored.example_id, stored.pass_name) == (MADE_UP, "spans/fix")
+        assert stored.output == Spans.model_validate(
+            {"spans": [{"start": start, "end": start + 6, "label": "item"}]}
+        )
         expect(nav(page, "textcat:intent/fix")).to_have_text("textcat:intent/fix 1/1")
+        expect(nav(page, "spans/check:not-in-text")).to_have_text("spans/check:not-in-text 1/1")
     finally:
         server.stop()
 
@@ -177,10 +212,10 @@ def test_one_pass_per_subtask_corrections_per_subtask_and_training_merges_them(
     assert report.returncode == 0, report.stderr
     summary = json.loads(report.stdout)
     assert summary["annotators"]["ann"]["textcat:intent/fix"] == 1
-    assert summary["annotators"]["ann"]["spans/fix"] == 1
+    assert summary["annotators"]["ann"]["spans/fix"] == 2
     assert summary["resolved_by_subtask"] == {
         "textcat:intent": {"correct": 1},
-        "spans": {"accept": 1, "correct": 1},
+        "spans": {"accept": 1, "correct": 2},
     }
 
     trained = subprocess.run(
@@ -199,15 +234,17 @@ def test_one_pass_per_subtask_corrections_per_subtask_and_training_merges_them(
     # Each correction replaced its own field; the teacher's other field stayed.
     assert records[SELL] == {"intent": "sell", "item": "lamps"}
     assert records[GHOST] == {"intent": "buy", "item": "chairs"}
+    assert records[MADE_UP] == {"intent": "buy", "item": "plates"}
     assert records["buy-0"] == {"intent": "buy", "item": "mugs"}
-    assert run["from_humans"] == 2 and run["from_teacher"] == 15
-    assert run["from_answers"] == {"correct": 2, "accept": 1}  # the rejects were corrected
+    assert run["from_humans"] == 3 and run["from_teacher"] == 14
+    assert run["from_answers"] == {"correct": 3, "accept": 1}  # the rejects were corrected
 
     # The composite learnt from both: without the correction the intent was a constant "buy".
     assert loaded is not None
     composite = loaded[0]
     fit = run["report"]["subtasks"]
     assert fit["textcat:intent"]["student"] == "sklearn.textcat"
+    # MADE_UP trains the slots now (its teacher record was left out of them: "sofas").
     assert fit["spans"]["n_train"] == 17 and fit["spans"]["dropped"] == 0
     preds = composite.predict([Example(id=i, text=texts[i]) for i in (SELL, GHOST)])
     assert preds[0].output.data["intent"] == "sell"

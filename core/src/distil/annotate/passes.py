@@ -24,8 +24,13 @@ through the data, focusing on only one aspect each time"). The plan follows from
   disagree.
 
 Membership of ``fix`` is per annotator: it holds what *that* annotator rejected. The subtasks of an
-``extract`` task keep their own per-label passes only (no ``check:none``). A task kind without a
-plan of its own (a plugin's) gets ``check`` → ``fix`` → ``review``
+``extract`` task keep their own passes (:func:`subtask_passes`): the span subtask's
+``check:LABEL`` per field and ``check:none`` (the records whose slots the teacher left empty),
+and after them ``check:not-in-text`` (:data:`NOT_IN_TEXT_PASS`): the records whose span values
+the planner could place in the text only in part, shown with the part it placed and the values
+it could not (a rejection goes to ``fix``, where the annotator marks the right spans; an accept
+keeps the placed part and drops the values not in the text). A task kind without a plan of its
+own (a plugin's) gets ``check`` → ``fix`` → ``review``
 (:meth:`distil.tasks.Task.annotation_passes`).
 """
 
@@ -38,16 +43,19 @@ from ..tasks.passes import (
     FIX_PASS,
     MULTILABEL_PLANS,
     NO_SPAN_PASS,
+    NOT_IN_TEXT_PASS,
     Mode,
     MultilabelPlan,
     Pass,
     extract_passes,
+    subtask_passes,
 )
 
 __all__ = [
     "CARD_PASS",
     "FIX_PASS",
     "MULTILABEL_PLANS",
+    "NOT_IN_TEXT_PASS",
     "NO_SPAN_PASS",
     "Mode",
     "MultilabelPlan",
@@ -55,6 +63,7 @@ __all__ = [
     "card_answer",
     "extract_passes",
     "plan_passes",
+    "subtask_passes",
 ]
 
 
@@ -111,5 +120,7 @@ def claim(p: Pass, output: Categories | Spans | Extraction | None) -> str:
         return p.label if p.label in output.labels else f"not {p.label}"
     if p.empty:
         return "no entity"
+    if p.partial:  # the app lists the values not in the text beside it
+        return f"{len(output.spans)} span(s) in the text"
     spans = [s for s in output.spans if p.label is None or s.label == p.label]
     return f"{len(spans)} {p.label or 'span'} span(s)"

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from ..errors import DataError
@@ -115,7 +115,14 @@ class Workspace:
     multi-label task as one card per text (``"card"``) or per label (``"per_label"``, the default
     here; the app passes ``[annotate] multilabel``, default ``card``). ``reviewers`` names who may
     review (empty: anyone not part of the conflict) and ``leases`` holds each client's card
-    (:class:`~distil.annotate.queue.Leases`, 300 s by default).
+    (:class:`~distil.annotate.queue.Leases`, 300 s by default). ``passes`` replaces the task's
+    plan (an extract subtask's workspace gets its passes from
+    :func:`~distil.annotate.passes.subtask_passes`).
+
+    A teacher answer read only in part (:attr:`Prediction.partial <distil.records.Prediction.
+    partial>`: an extract record whose span subtask placed some of its values in the text) is
+    held only by a pass marked ``partial`` (:meth:`Pass.holds`); its cards, its queue order and
+    an ``accept`` take the part that was read.
     """
 
     def __init__(
@@ -133,6 +140,7 @@ class Workspace:
         multilabel: MultilabelPlan = "per_label",
         reviewers: Collection[str] | None = None,
         leases: Leases | None = None,
+        passes: Sequence[Pass] | None = None,
     ) -> None:
         if queue is not None and queue not in STRATEGIES:
             raise ValueError(
@@ -172,10 +180,8 @@ class Workspace:
         self.queue_requested = queue
         self.queue = queue or ("label_issues" if self.trust else "disagreement")
         self.queue_seed = seed
-        # An extract subtask's view of the store (distil.annotate.subtasks.SubtaskStore, which
-        # names its subtask) keeps the extract plan's passes: extract_passes has no check:none.
-        self.passes = plan_passes(
-            task, no_span_pass=getattr(store, "subtask", None) is None, multilabel=multilabel
+        self.passes = (
+            list(passes) if passes is not None else plan_passes(task, multilabel=multilabel)
         )
         self._by_name = {p.name: p for p in self.passes}
         self._events: list[Annotation] = []
@@ -192,12 +198,12 @@ class Workspace:
                     p,
                     ex,
                     n,
-                    self.teacher.get(ex.id),
+                    _as_read(self.teacher[ex.id]),
                     self.student.get(ex.id),
                     self.trust.get(ex.id),
                 )
                 for n, ex in enumerate(self.examples.values())
-                if ex.id in self.teacher and self.teacher[ex.id].ok
+                if ex.id in self.teacher and self.teacher[ex.id].output is not None
             ]
             hook = host.hook if host is not None else None
             self._queues[p.name] = order_cards(
@@ -450,7 +456,7 @@ class Workspace:
         p = self._by_name[card.pass_name]
         suggestion = card.suggestion
         shown: TaskOutput | None = suggestion
-        if p.is_check and isinstance(suggestion, Spans):
+        if p.is_check and p.label is not None and isinstance(suggestion, Spans):
             shown = Spans(spans=[s for s in suggestion.spans if s.label == p.label])
         if p.name == FIX_PASS and isinstance(suggestion, Categories) and self._multilabel:
             # Start from the teacher's labels with this annotator's per-label rejections applied.
@@ -528,7 +534,8 @@ class Workspace:
             if refusal is not None:
                 raise ReviewRefused(refusal)
         teacher = self.teacher.get(example_id)
-        suggestion = teacher.output if teacher is not None and teacher.ok else None
+        # A failed answer has no output; a partial one's output is the part that was read.
+        suggestion = teacher.output if teacher is not None else None
         parsed: TaskOutput | None = None
         if p.is_check:
             if answer == "correct":
@@ -636,6 +643,11 @@ def option_scores(teacher: TaskOutput | None, student: TaskOutput | None) -> dic
         for label, score in given.items():
             out[label] = max(out.get(label, 0.0), score)
     return out
+
+
+def _as_read(pred: Prediction) -> Prediction:
+    """``pred`` as its card shows and ranks it: a partial answer as the part that was read."""
+    return pred.model_copy(update={"error": None}) if pred.partial else pred
 
 
 def _parse_output(data: dict[str, Any]) -> TaskOutput:

@@ -8,13 +8,18 @@ module does not re-implement any of that: :class:`ExtractWorkspace` runs one ord
 of the project's store that
 
 * shows the teacher's (and a student's) record as that subtask's answer, using the planner's own
-  :meth:`~distil.extract.plan.Plan.split` (a record the split cannot place, such as a span value
-  not in the text, has no card in that subtask);
+  :meth:`~distil.extract.plan.Plan.split`. A record whose span values the split can place only in
+  part (a value not in the text) is shown to the span subtask as a *partial* answer
+  (:attr:`Prediction.partial <distil.records.Prediction.partial>`: the spans placed by
+  :meth:`~distil.extract.plan.Plan.place_spans`, and why the rest are not), which only its
+  ``check:not-in-text`` pass holds; its cards list the values not in the text
+  (``not_in_text``). A textcat value outside the field's choices still has no card;
 * reads and writes only that subtask's answer events, whose ``pass_name`` carries the subtask as
   a prefix (``"textcat:intent/fix"``, undo as ``"spans/distil.undo"``): see
   :mod:`distil.extract.answers`, which training uses to merge them field by field.
 
-So every answer is committed to SQLite before the next card shows, exactly as for other tasks.
+So every answer is committed to SQLite before the next card shows, exactly as for other tasks,
+and each pass's cards come in the order of the queue strategy (``queue``, ``[annotate] queue``).
 """
 
 from __future__ import annotations
@@ -23,9 +28,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import ConfigError, DataError
+from ..extract.plan import SPAN_SUBTASK
 from ..records import Annotation, Extraction, Prediction
 from ..tasks import Task
-from .passes import Pass, extract_passes
+from .passes import Pass, extract_passes, subtask_passes
 from .resolve import effective_events
 from .session import AnswerError, Workspace, pick_student_source, pick_teacher_source
 
@@ -46,8 +52,11 @@ class SubtaskStore:
         return getattr(self.store, name)
 
     def part(self, pred: Prediction) -> Prediction:
-        """``pred`` with its record replaced by this subtask's answer (failed when it has none)."""
-        if not pred.ok or not isinstance(pred.output, Extraction):
+        """``pred`` with its record replaced by this subtask's answer: failed when it has none,
+        partial when the span subtask's values are placed in part (see the module docstring)."""
+        if pred.error is not None:  # a failed (or partial) record is no answer of a subtask
+            return pred.model_copy(update={"output": None})
+        if not isinstance(pred.output, Extraction):
             return pred
         text = self.texts.get(pred.example_id)
         if text is None:
@@ -55,6 +64,10 @@ class SubtaskStore:
         answers, failed = self.plan.split(pred.output.data, text)
         if self.subtask in answers:
             return pred.model_copy(update={"output": answers[self.subtask]})
+        if self.subtask == SPAN_SUBTASK and self.subtask in failed:
+            placed, missing = self.plan.place_spans(pred.output.data, text)
+            reason = "; ".join(str(m) for m in missing)
+            return pred.model_copy(update={"output": placed, "error": reason})
         reason = failed.get(self.subtask, f"no answer for {self.subtask}")
         return pred.model_copy(update={"output": None, "error": reason})
 
@@ -83,7 +96,11 @@ class SubtaskStore:
 
 class ExtractWorkspace:
     """The :class:`~distil.annotate.session.Workspace` interface for an ``extract`` task: its
-    passes are every subtask's passes, named ``SUBTASK/PASS`` (:func:`extract_passes`)."""
+    passes are every subtask's passes, named ``SUBTASK/PASS`` (:func:`extract_passes`).
+
+    ``queue`` and ``seed`` order every subtask's cards as :class:`Workspace` does (the app passes
+    ``[annotate] queue`` and ``seed``; None: ``label_issues`` with trust scores, else
+    ``disagreement``)."""
 
     def __init__(
         self,
@@ -94,6 +111,8 @@ class ExtractWorkspace:
         teacher_source: str | None = None,
         student_source: str | None = None,
         host: Any | None = None,
+        queue: str | None = None,
+        seed: int = 0,
     ) -> None:
         plan = getattr(task, "plan", None)
         if plan is None:
@@ -125,6 +144,9 @@ class ExtractWorkspace:
                 teacher_source=self.teacher_source,
                 student_source=self.student_source,
                 host=host,
+                queue=queue,
+                seed=seed,
+                passes=subtask_passes(sub),
             )
             for name, sub in plan.subtasks.items()
         }
@@ -167,6 +189,8 @@ class ExtractWorkspace:
             card = inside["card"]
             if card is not None:
                 card = {**card, "pass": pass_name, "title": p.title}
+                if subtask == SPAN_SUBTASK:
+                    card["not_in_text"] = self.not_in_text(card["example_id"])
         sub = self.plan.subtasks[subtask]
         return {
             "session": annotator,
@@ -177,6 +201,18 @@ class ExtractWorkspace:
             "teacher_source": self.teacher_source,
             "student_source": self.student_source,
         }
+
+    def not_in_text(self, example_id: str) -> list[dict[str, Any]]:
+        """The teacher's span values of ``example_id`` that are not in its text (or overlap
+        another), as ``{"field", "value", "why"}``: what a ``check:not-in-text`` card (and the
+        fix and review cards of such a record) lists beside the spans it shows."""
+        found = self.store.predictions(self.teacher_source, [example_id], dataset=self.dataset)
+        pred = found.get(example_id)
+        text = self.subs[SPAN_SUBTASK].examples.get(example_id)
+        if pred is None or not pred.ok or not isinstance(pred.output, Extraction) or text is None:
+            return []
+        _, missing = self.plan.place_spans(pred.output.data, text.text)
+        return [{"field": m.field, "value": m.value, "why": m.why} for m in missing]
 
     def answer(
         self,

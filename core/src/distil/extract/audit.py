@@ -14,7 +14,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from ..records import Extraction
-from .plan import Plan
+from ..tasks.extract_plan import Plan
 
 if TYPE_CHECKING:
     from ..store.sqlite import Store

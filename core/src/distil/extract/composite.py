@@ -37,8 +37,7 @@ from ..errors import ConfigError, DataError, ParseError
 from ..records import Categories, Example, Extraction, Spans, TaskOutput
 from ..student import Student, StudentPrediction, TrainPair
 from ..tasks import Task
-from .normalise import reference_of
-from .plan import SPAN_SUBTASK, Plan, set_path
+from ..tasks.extract_plan import SPAN_SUBTASK, Plan, reference_of, set_path
 
 MANIFEST = "composite.json"
 FORMAT = "distil.extract.composite/1"

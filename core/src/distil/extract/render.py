@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .plan import SPAN_SUBTASK, Plan
+from ..tasks.extract_plan import SPAN_SUBTASK, Plan
 
 if TYPE_CHECKING:
     from rich.table import Table

@@ -8,8 +8,12 @@ validated by pydantic. An answer that fails validation — a wrong type, a value
 :class:`~distil.errors.ParseError` whose message lists every failing field: the teacher loop
 stores it as a failed prediction with the raw answer, so it is counted and shown, never repaired.
 
-The planner (:mod:`distil.extract.plan`) splits the schema into subtasks a small model can learn;
-the task keeps the plan so that every stage (train, annotate, evaluate) reads the same one.
+The planner (:mod:`distil.tasks.extract_plan`) splits the schema into subtasks a small model can
+learn; the task keeps the plan so that every stage (train, annotate, evaluate) reads the same one.
+What the task calls lives beside it in the tasks layer, below every stage: the planner, the record
+scorer (:mod:`distil.tasks.extract_scoring`) and the per-subtask merge of human answers
+(:mod:`distil.tasks.extract_answers`); ``distil.extract.plan``, ``.scoring`` and ``.answers``
+re-export them.
 """
 
 from __future__ import annotations
@@ -22,8 +26,19 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError, DataError, ParseError
-from ..records import Categories, Example, Extraction, Prediction, TaskOutput
+from ..records import Categories, Example, Extraction, Prediction, Spans, TaskOutput
 from .base import CascadeRequest, StudentAnswer, Task, below_threshold
+from .extract_answers import merge_extract_labels
+from .extract_plan import (
+    SPAN_SUBTASK,
+    _unwrap_optional,
+    get_path,
+    is_blank,
+    plan_schema,
+    reference_of,
+    set_path,
+)
+from .extract_scoring import paired_records, score_records
 
 
 def import_schema(path: str) -> type[BaseModel]:
@@ -102,8 +117,6 @@ class ExtractTask(Task):
         shots: list[Example] | None = None,
         descriptions: dict[str, str] | None = None,
     ) -> None:
-        from ..extract.plan import plan_schema
-
         self.schema = schema
         self.plan = plan_schema(schema, fields)
         self.overrides = dict(fields or {})
@@ -200,19 +213,13 @@ class ExtractTask(Task):
             raise DataError(f"example '{example.id}': its gold record is invalid: {exc}") from None
 
     def record_from_annotations(self, example: Example) -> dict[str, Any]:
-        from ..extract.plan import SPAN_SUBTASK, set_path
-
         outputs: dict[str, Any] = {}
         labels = list(example.labels or [])
         for f in self.plan.fields:
             if f.kind in ("exclusive", "binary", "multilabel"):
                 mine = [x for x in labels if x in f.choices]
                 outputs[f"textcat:{f.path}"] = Categories(labels=mine)
-        from ..records import Spans
-
         outputs[SPAN_SUBTASK] = Spans(spans=list(example.spans or []))
-        from ..extract.plan import reference_of
-
         data = self.plan.assemble(outputs, example.text, reference_of(example.meta))
         for f in self.plan.teacher_fields:
             if f.optional:
@@ -220,9 +227,8 @@ class ExtractTask(Task):
         return data
 
     def score(self, gold: list[TaskOutput], predicted: list[TaskOutput | None]) -> dict[str, Any]:
-        """Per-field P/R/F1 and exact-record match (:func:`distil.extract.scoring.score_records`)."""
-        from ..extract.scoring import score_records
-
+        """Per-field P/R/F1 and exact-record match
+        (:func:`distil.tasks.extract_scoring.score_records`)."""
         return score_records(self.plan, gold, predicted)
 
     def paired_bootstrap(
@@ -235,9 +241,7 @@ class ExtractTask(Task):
         n_boot: int = 1000,
         seed: int = 0,
     ) -> dict[str, Any]:
-        """Paired bootstrap of two sources' records (see :mod:`distil.extract.scoring`)."""
-        from ..extract.scoring import paired_records
-
+        """Paired bootstrap of two sources' records (see :mod:`distil.tasks.extract_scoring`)."""
         return paired_records(self.plan, gold, a, b, metric=metric, n_boot=n_boot, seed=seed)
 
     def answer_json(self, example: Example) -> str:
@@ -272,9 +276,7 @@ class ExtractTask(Task):
 
     def merge_labels(self, store: Any, dataset: str, teacher_source: str | None) -> Any:
         """Human answers per subtask merged over the teacher's records
-        (:func:`distil.extract.answers.merge_extract_labels`)."""
-        from ..extract.answers import merge_extract_labels
-
+        (:func:`distil.tasks.extract_answers.merge_extract_labels`)."""
         return merge_extract_labels(store, self, dataset, teacher_source)
 
     # -- the runtime cascade (distil.cascade.Cascade asks; the record's fields are this task's) --
@@ -332,8 +334,6 @@ class ExtractTask(Task):
         nobody filled is named), the student's partial record *and* an error: a record with
         unfilled fields is no answer, so it counts as a failure and is not repaired.
         """
-        from ..extract.plan import get_path, is_blank, set_path
-
         mine = student.output
         assert isinstance(mine, Extraction)
         failed = teacher.model_copy(update={"output": mine, "confidence": student.confidence})
@@ -374,8 +374,6 @@ def _without_empty(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _field_info(schema: type[BaseModel], path: str) -> Any:
-    from ..extract.plan import _unwrap_optional
-
     model: Any = schema
     info = None
     for part in path.split("."):

@@ -25,7 +25,7 @@ What a caller may rely on:
   (more frequent values more often, as they occur in the file). A field no other row gives
   another value is answered empty. A wrong value need not occur in the text (an LLM makes up
   values), so a span subtask cannot place it: :meth:`~distil.extract.plan.Plan.split` leaves the
-  record out of that subtask.
+  record out of that subtask, and the annotation app shows it in ``spans/check:not-in-text``.
 * **Determinism.** Every draw is seeded by strings (row id, text, field), as in
   :mod:`distil.testing.simulated`: the same rows and seed give the same answers in any process.
 * **Bookkeeping.** :attr:`answers` holds the record answered per row; :attr:`tally` counts per

@@ -106,6 +106,8 @@ def open_workspace(
                 dataset=dataset,
                 teacher_source=source,
                 host=project.host,
+                queue=settings.queue,
+                seed=settings.seed,
             )
             for sub in workspace.subs.values():  # each subtask's review pass has the same rule
                 sub.reviewers = frozenset(names)

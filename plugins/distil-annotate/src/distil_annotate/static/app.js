@@ -390,6 +390,22 @@
     return spans.length ? spans.map((s) => spanText(card, s) + " [" + s.label + "]").join("; ") : "no entity";
   }
 
+  // An extract record's slot values the teacher gave that are not in the text (they cannot be
+  // shown as spans): listed under the claim, so the annotator knows what the spans leave out.
+  function renderNotInText(card, claim) {
+    const missing = card.not_in_text || [];
+    if (!missing.length) return;
+    const line = el("div", "not-in-text");
+    line.appendChild(document.createTextNode("Teacher also said (not in the text): "));
+    missing.forEach((m, i) => {
+      if (i) line.appendChild(document.createTextNode("; "));
+      const item = el("span", "missing", m.field + " = \u201c" + m.value + "\u201d");
+      item.title = m.why;
+      line.appendChild(item);
+    });
+    claim.appendChild(line);
+  }
+
   function option(key, text, cls, onClick) {
     const b = el("button", "option" + (cls ? " " + cls : ""));
     b.appendChild(el("span", "key", key));
@@ -471,6 +487,7 @@
     if (card.mode === "binary") {
       claim.appendChild(document.createTextNode("Teacher says: "));
       claim.appendChild(el("span", "label", card.claim));
+      renderNotInText(card, claim);
       renderText(card, card.suggestion && card.suggestion.spans, false);
       actions.append(button("accept", "Accept (a)", onCard(card, () => send("accept"))),
         button("reject", "Reject (x)", onCard(card, () => send("reject"))), ignore, undoButton);
@@ -488,6 +505,7 @@
       claim.appendChild(document.createTextNode("Select text to add a "));
       claim.appendChild(el("span", "label", spanLabel));
       claim.appendChild(document.createTextNode(" span (it snaps to whole words; hold Alt for exact); click a span to remove or relabel it; Enter submits."));
+      renderNotInText(card, claim);
       renderText(card, edit.spans, true);
       renderLabels(card, (l) => l === spanLabel, pickSpanLabel);
       actions.append(button("accept", "Submit (enter)", onCard(card, submitEdit)), ignore, undoButton);
