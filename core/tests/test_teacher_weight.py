@@ -159,7 +159,9 @@ def test_teacher_weight_is_a_train_setting_above_zero_up_to_one(tmp_path: Path) 
     cfg = tmp_path / "distil.cfg"
     cfg.write_text(base + "teacher_weight = 0.01\n")
     assert load_config(cfg).train.teacher_weight == 0.01
-    for bad in ("0", "1.5", "-0.1"):
+    cfg.write_text(base + 'teacher_weight = "auto"\n')
+    assert load_config(cfg).train.teacher_weight == "auto"
+    for bad in ("0", "1.5", "-0.1", '"best"'):
         cfg.write_text(base + f"teacher_weight = {bad}\n")
         with pytest.raises(Exception, match="teacher_weight"):
             load_config(cfg)
@@ -182,3 +184,81 @@ def test_with_no_human_answer_yet_the_fit_is_unweighted(tmp_path: Path) -> None:
     )
     ((ids, weights),) = Recording.seen
     assert weights is None and len(ids) == 300
+
+
+def _copies_store(with_dev: bool = True) -> tuple[Store, TextCat, list[Any]]:
+    """The four-copies data set above (the teacher backwards on every copy, a human right on
+    one), plus 200 sms_spam dev rows with their gold labels."""
+    task = TextCat(["ham", "spam"])
+    train = load_split("sms_spam", "train", limit=400)
+    rows = [ex for ex in train if ex.labels == ["ham"]][:30]
+    rows += [ex for ex in train if ex.labels == ["spam"]][:30]
+    flip = {"ham": "spam", "spam": "ham"}
+    copies = [ex.model_copy(update={"id": f"{ex.id}#{n}"}) for ex in rows for n in range(4)]
+    store = Store(":memory:")
+    store.add_examples(copies, "train")
+    if with_dev:
+        store.add_examples(load_split("sms_spam", "dev", limit=200), "dev")
+    store.add_predictions(
+        Prediction(example_id=ex.id, source=TEACHER, output=Categories(labels=[flip[ex.labels[0]]]))
+        for ex in copies
+    )
+    store.add_annotations(
+        Annotation(example_id=f"{ex.id}#0", annotator="ann", output=Categories(labels=ex.labels))
+        for ex in rows
+    )
+    return store, task, rows
+
+
+def test_auto_chooses_the_teacher_weight_that_scores_best_on_dev(tmp_path: Path) -> None:
+    store, task, rows = _copies_store()
+    result = train_student(
+        store,
+        task,
+        student := SklearnTextcat(),
+        teacher_source=TEACHER,
+        model_dir=tmp_path,
+        dev_dataset="dev",
+        host=PluginHost(entry_points=False),
+        trust=False,
+        teacher_weight="auto",
+    )
+    chosen = result.teacher_weight
+    assert set(chosen["dev"]) == {"1.0", "0.1", "0.01", "0.0"} and chosen["metric"] == "macro_f1"
+    best = max(chosen["dev"].values())
+    assert chosen["dev"][str(chosen["chosen"])] == best
+    assert chosen["dev"]["1.0"] < 0.5 < best  # the backwards teacher loses on dev
+    assert chosen["chosen"] < 1.0
+    # The saved final student is the chosen weight's: right on the corrected texts.
+    predicted = student.predict([ex.without_answer() for ex in rows])
+    right = sum(p.output.labels == ex.labels for p, ex in zip(predicted, rows, strict=True))
+    assert right / len(rows) > 0.9
+    (run,) = store.runs("train")
+    assert run["stats"]["teacher_weight"]["chosen"] == chosen["chosen"]
+
+
+@pytest.mark.parametrize("case", ["no dev", "no human"])
+def test_auto_without_dev_or_human_answers_keeps_the_teacher_at_one(
+    tmp_path: Path, case: str
+) -> None:
+    store, task, _ = _copies_store(with_dev=case != "no dev")
+    if case == "no human":
+        store, task, _ = _store(corrected=0)
+    result = train_student(
+        store,
+        task,
+        SklearnTextcat(),
+        teacher_source=TEACHER,
+        model_dir=tmp_path,
+        dev_dataset="dev" if case != "no dev" else None,
+        host=PluginHost(entry_points=False),
+        trust=False,
+        teacher_weight="auto",
+    )
+    why = {"no dev": "no dev split", "no human": "no human answer"}[case]
+    assert result.teacher_weight["chosen"] == 1.0 and why in result.teacher_weight["why"]
+
+
+def test_auto_needs_a_student_that_takes_weights(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"'auto'.*nobody\.textcat\.v1"):
+        _train(tmp_path, NoWeights(), teacher_weight="auto")

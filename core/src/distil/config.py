@@ -164,6 +164,8 @@ class TrainSection(_Section):
     ``teacher_weight`` (0 < w <= 1) weighs each teacher label in the final fit against a human
     answer's ``human_weight``: below 1 the human answers decide where they speak and the teacher's
     labels only fill in, which is what a weak teacher needs (docs/distill.md, "A weak teacher").
+    ``"auto"`` chooses it on the dev split among 1, 0.1, 0.01 and 0 (the human answers alone),
+    one extra fit each, and the train report says which won and their dev scores.
     It needs a student that takes example weights (``supports_weights``: the embeddings, static
     and scikit-learn students); other students are refused with a message naming them.
     """
@@ -172,7 +174,7 @@ class TrainSection(_Section):
     folds: int = Field(default=5, ge=2, le=20)
     drop_label_issues: bool = False
     human_weight: int = Field(default=1, ge=1, le=100)
-    teacher_weight: float = Field(default=1.0, gt=0.0, le=1.0)
+    teacher_weight: Annotated[float, Field(gt=0.0, le=1.0)] | Literal["auto"] = 1.0
     seed: int = 0
 
 

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, TrainingDataError
 from .plugins import PluginHost, get_host
-from .records import Categories, Prediction
+from .records import Categories, Prediction, TaskOutput
 from .student import Student, TrainPair
 from .tasks import Task
 from .training_data import TrainingData
@@ -104,6 +104,9 @@ class TrainResult:
     trust_source: str | None = None
     #: How many predictions of the final student on the data set were stored under ``source``.
     predicted: int = 0
+    #: The teacher labels' weight in the final fit; with ``teacher_weight = "auto"`` also how it
+    #: was chosen (``{"chosen": w, "dev": {"1.0": score, ...}}`` or ``{"chosen": 1.0, "why": ...}``).
+    teacher_weight: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -125,7 +128,7 @@ def train_student(
     folds: int = 5,
     drop_label_issues: bool = False,
     human_weight: int = 1,
-    teacher_weight: float = 1.0,
+    teacher_weight: float | str = 1.0,
     seed: int = 0,
 ) -> TrainResult:
     """Fit ``student`` on the merged labels of ``dataset`` and save it under ``model_dir``.
@@ -143,12 +146,17 @@ def train_student(
     answer, ``teacher_weight`` for a teacher label, nothing repeated): only a student with
     ``supports_weights`` takes them, any other is refused before anything is fitted. With no
     human answer yet the fit is unweighted (equal weights would only scale the regularisation).
+    ``teacher_weight = "auto"`` chooses the weight on the dev split: one fit per weight of
+    :data:`AUTO_TEACHER_WEIGHTS` (0: the human answers alone) on a copy of the student, each
+    scored on dev with the task's headline metric; the best (ties: the larger weight) is the final
+    fit's. With no human answer, or no dev split with reference answers, it is 1.
     """
-    if not 0.0 < teacher_weight <= 1.0:
-        raise ValueError(f"teacher_weight must be in (0, 1], not {teacher_weight}")
-    if teacher_weight < 1.0 and not student.supports_weights:
+    auto = teacher_weight == "auto"
+    if not auto and not (isinstance(teacher_weight, int | float) and 0.0 < teacher_weight <= 1.0):
+        raise ValueError(f"teacher_weight must be in (0, 1] or 'auto', not {teacher_weight!r}")
+    if (auto or float(teacher_weight) < 1.0) and not student.supports_weights:
         raise ConfigError(
-            f"[train] teacher_weight = {teacher_weight}: student {student.name} takes no example "
+            f"[train] teacher_weight = {teacher_weight!r}: student {student.name} takes no example "
             "weights (supports_weights is false); use a student that does (embeddings.textcat.v1, "
             "static.textcat.v1, sklearn.textcat.v1) or leave teacher_weight at 1 and raise "
             "human_weight instead"
@@ -223,21 +231,15 @@ def train_student(
                 pairs, n = _without_issues(pairs, set(scored.issues), data.human_ids)
                 if n:
                     dropped["label_issue"] = n
-    fit_pairs = pairs
-    weights: list[float] | None = None
-    if teacher_weight < 1.0 and data.human_ids:
-        # Only against human answers: with none, every label would get the same weight, which
-        # changes nothing but the regularisation (a weaker student at cards 0).
-        human = float(human_weight)
-        weights = [human if ex.id in data.human_ids else teacher_weight for ex, _ in pairs]
-    elif human_weight > 1 and data.human_ids:
-        extra = [pair for pair in pairs if pair[0].id in data.human_ids]
-        fit_pairs = pairs + extra * (human_weight - 1)
     started = time.perf_counter()
-    if weights is None:
-        report = student.fit(task, fit_pairs, dev)
+    if auto:
+        weight, weight_summary = _choose_teacher_weight(
+            task, student, pairs, data.human_ids, human_weight, dev
+        )
     else:
-        report = student.fit(task, fit_pairs, dev, weights=weights)  # type: ignore[call-arg]
+        weight, weight_summary = float(teacher_weight), {}
+    weight_summary = {"chosen": weight, **weight_summary}
+    report = _fit(task, student, pairs, data.human_ids, human_weight, weight, dev)
     seconds = time.perf_counter() - started
     saved = Path(model_dir) / run_id
     saved.mkdir(parents=True, exist_ok=True)
@@ -263,6 +265,7 @@ def train_student(
         trust=trust_summary,
         trust_source=trust_source if trust_preds else None,
         predicted=predicted,
+        teacher_weight=weight_summary,
     )
     store.finish_run(
         run_id,
@@ -270,6 +273,69 @@ def train_student(
         {**result.to_dict(), "labels_as_of": labels_as_of, "dataset": dataset},
     )
     return result
+
+
+#: The weights ``teacher_weight = "auto"`` tries, in order (0: the human answers alone).
+AUTO_TEACHER_WEIGHTS: tuple[float, ...] = (1.0, 0.1, 0.01, 0.0)
+
+
+def _fit(
+    task: Task,
+    student: Student,
+    pairs: list[TrainPair],
+    human_ids: set[str],
+    human_weight: int,
+    teacher_weight: float,
+    dev: list[TrainPair] | None,
+) -> dict[str, Any]:
+    """One fit of ``student``: teacher labels at ``teacher_weight`` against human answers at
+    ``human_weight`` (example weights below 1; 0: the human answers alone; at 1, each human pair
+    repeated ``human_weight`` times)."""
+    if not human_ids:
+        # Only against human answers: with none, every label would get the same weight, which
+        # changes nothing but the regularisation (a weaker student at cards 0).
+        return student.fit(task, pairs, dev)
+    if teacher_weight == 0.0:
+        return student.fit(task, [p for p in pairs if p[0].id in human_ids], dev)
+    if teacher_weight < 1.0:
+        human = float(human_weight)
+        weights = [human if ex.id in human_ids else teacher_weight for ex, _ in pairs]
+        return student.fit(task, pairs, dev, weights=weights)  # type: ignore[call-arg]
+    extra = [pair for pair in pairs if pair[0].id in human_ids] if human_weight > 1 else []
+    return student.fit(task, pairs + extra * (human_weight - 1), dev)
+
+
+def _choose_teacher_weight(
+    task: Task,
+    student: Student,
+    pairs: list[TrainPair],
+    human_ids: set[str],
+    human_weight: int,
+    dev: list[TrainPair] | None,
+) -> tuple[float, dict[str, Any]]:
+    """``teacher_weight = "auto"``: the weight whose fit scores best on dev (see train_student)."""
+    if not human_ids:
+        return 1.0, {"why": "no human answer yet"}
+    if not dev:
+        return 1.0, {"why": "no dev split with reference answers to choose on"}
+    metric = task.headline_metric
+    gold = [out for _, out in dev]
+    texts = [ex for ex, _ in dev]
+    scores: dict[str, float] = {}
+    own = [p for p in pairs if p[0].id in human_ids]
+    for weight in AUTO_TEACHER_WEIGHTS:
+        if weight == 0.0 and task.exclusive and len({tuple(_labels(o)) for _, o in own}) < 2:
+            continue  # the human answers alone hold one label: nothing to fit
+        candidate = copy.deepcopy(student)  # unfitted: the final fit is the student's own
+        _fit(task, candidate, pairs, human_ids, human_weight, weight, None)
+        predicted: list[TaskOutput | None] = [p.output for p in candidate.predict(texts)]
+        scores[str(weight)] = float(task.score(gold, predicted)[metric])
+    best = max(scores, key=lambda w: (scores[w], float(w)))
+    return float(best), {"metric": metric, "dev": scores}
+
+
+def _labels(output: Any) -> list[str]:
+    return list(output.labels) if isinstance(output, Categories) else [repr(output)]
 
 
 def _check_classes(task: Task, pairs: list[TrainPair], human: set[str], dataset: str) -> None:

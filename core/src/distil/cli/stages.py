@@ -182,6 +182,21 @@ def _trust_line(result: Any) -> str:
     return line
 
 
+def _weight_line(result: Any) -> str | None:
+    """How ``[train] teacher_weight = "auto"`` chose (None when it was set, not chosen)."""
+    r = result if isinstance(result, dict) else result.to_dict()
+    weight = r.get("teacher_weight") or {}
+    if "why" in weight:
+        return f"teacher weight: auto → {weight['chosen']:g} ({weight['why']})"
+    if "dev" in weight:
+        tried = ", ".join(f"{float(w):g}: {v:.3f}" for w, v in weight["dev"].items())
+        return (
+            f"teacher weight: auto → {weight['chosen']:g} (dev {weight['metric']}: {tried}; "
+            "0: human answers alone)"
+        )
+    return None
+
+
 def _print_report(report: dict[str, Any], paths: dict[str, Path]) -> None:
 
     from rich.text import Text
@@ -260,6 +275,9 @@ def register(app: typer.Typer) -> None:
             markup=False,
         )
         _console().print(_trust_line(result), highlight=False, markup=False)
+        weight = _weight_line(result)
+        if weight:
+            _console().print(weight, highlight=False, markup=False)
 
     @app.command("evaluate")
     def evaluate(
