@@ -52,6 +52,22 @@ def _kind_expr(node: ast.expr) -> str | None:
         return ast.unparse(node)
     if isinstance(node, ast.Name) and node.id in ("kind", "SPAN_KINDS"):
         return node.id
+    # a saved description's kind: task.get("kind"), task["kind"]
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "get"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+        and node.args[0].value == "kind"
+    ):
+        return ast.unparse(node)
+    if (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.slice, ast.Constant)
+        and node.slice.value == "kind"
+    ):
+        return ast.unparse(node)
     return None
 
 
@@ -96,6 +112,8 @@ def test_no_stage_of_core_branches_on_the_task_kind():
         'x = "spans" if task.kind in ("ner", "spans") else "labels"',
         "ok = self.config.task.kind != 'extract'",
         "if kind not in ('textcat', *SPAN_KINDS):\n    pass",
+        'if report["task"].get("kind") == "extract":\n    pass',
+        "mode = 1 if task['kind'] == 'ner' else 2",
     ],
 )
 def test_the_scan_catches_a_kind_branch(source):
@@ -224,7 +242,13 @@ def test_a_saved_report_renders_from_its_scoring_not_from_the_task_kind() -> Non
     report = build_report(
         task, [SourceResult("t", "teacher", "t", scores)], gold_name="g", n_gold=1
     )
-    assert report["scoring"] == {"headline_metric": "micro_f1", "span_exact": True}
+    assert report["scoring"] == {
+        "headline_metric": "micro_f1",
+        "span_exact": True,
+        "mode": "non-overlapping entities, span-exact scores",
+        "accuracy_title": "accuracy",
+        "per_label_title": "F1 per label (span-exact)",
+    }
     assert (headline_metric(report), is_span_report(report)) == ("micro_f1", True)
     report.pop("scoring")  # an older report.json
     assert (headline_metric(report), is_span_report(report)) == ("micro_f1", True)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..tasks.base import Task
 from . import html
-from .summary import findings, is_span_report, label_rows, summary_rows
+from .summary import findings, is_span_report, label_rows, scoring_title, summary_rows
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -94,7 +94,13 @@ def build_report(
     report: dict[str, Any] = {
         "task": task.describe(),
         # how the task is scored, so that a saved report renders without the task's class
-        "scoring": {"headline_metric": task.headline_metric, "span_exact": task.span_exact},
+        "scoring": {
+            "headline_metric": task.headline_metric,
+            "span_exact": task.span_exact,
+            "mode": task.scoring_mode,
+            "accuracy_title": task.accuracy_title,
+            "per_label_title": task.per_label_title,
+        },
         "gold": {"name": gold_name, "n": n_gold},
         "sources": [s.to_dict() for s in sources],
         "comparisons": list(comparisons or []),
@@ -119,17 +125,23 @@ def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines
 
 
+def _saved_mode(report: dict[str, Any]) -> str:
+    """``scoring.mode`` of a report saved before reports carried it, read from its task
+    description (what :attr:`distil.Task.scoring_mode` says for the built-in tasks)."""
+    task = report["task"]
+    if task.get("schema"):  # an extract task's description names its schema
+        return f"records of {task['schema']}, scored per field and per record"
+    if is_span_report(report):
+        spans = "overlapping spans" if task.get("allow_overlap") else "non-overlapping entities"
+        return f"{spans}, span-exact scores"
+    return "multi-label" if task.get("multilabel") else "exclusive"
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     """The report as Markdown: title, gold set, the side-by-side table, findings, per-label F1."""
     task = report["task"]
     gold = report["gold"]
-    if is_span_report(report):
-        mode = "overlapping spans" if task.get("allow_overlap") else "non-overlapping entities"
-        mode += ", span-exact scores"
-    else:
-        mode = "multi-label" if task.get("multilabel") else "exclusive"
-    if task.get("kind") == "extract":  # labels are the schema's fields (distil.extract.scoring)
-        mode = f"records of {task.get('schema')}, scored per field and per record"
+    mode = (report.get("scoring") or {}).get("mode") or _saved_mode(report)
     lines = [
         f"# distil evaluation: {task.get('kind', 'task')} on {gold['name']}",
         "",
@@ -166,9 +178,7 @@ def render_markdown(report: dict[str, Any]) -> str:
                 f"teacher, {trained.get('from_humans', 0)} from humans"
                 + (f" ({answers})" if answers else "")
             )
-    per_label = "## F1 per label (span-exact)" if is_span_report(report) else "## F1 per label"
-    if task.get("kind") == "extract":
-        per_label = "## F1 per field (span fields exact on the value)"
+    per_label = f"## {scoring_title(report, 'per_label_title')}"
     lines += ["", per_label, "", *_md_table(*label_rows(report)), ""]
     meta = report.get("meta", {})
     stamp = ", ".join(f"{k}: {v}" for k, v in meta.items() if v is not None)

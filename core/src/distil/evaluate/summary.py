@@ -110,6 +110,20 @@ def _scoring(report: dict[str, Any]) -> dict[str, Any]:
     return {"headline_metric": "micro_f1" if span else "macro_f1", "span_exact": span}
 
 
+def scoring_title(report: dict[str, Any], key: str) -> str:
+    """``accuracy_title`` or ``per_label_title`` of the report's task (:class:`distil.Task`); a
+    report saved before it carried them is read from its task description."""
+    found = _scoring(report).get(key)
+    if found:
+        return str(found)
+    extract = bool((report.get("task") or {}).get("schema"))  # an extract task names its schema
+    if key == "accuracy_title":
+        return "exact-record match" if extract else "accuracy"
+    if extract:
+        return "F1 per field (span fields exact on the value)"
+    return "F1 per label (span-exact)" if is_span_report(report) else "F1 per label"
+
+
 def is_span_report(report: dict[str, Any]) -> bool:
     """True for a task scored span-exact (``ner``, ``spans``): no accuracy row."""
     return bool(_scoring(report).get("span_exact"))
@@ -145,7 +159,7 @@ def summary_rows(report: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         rows = [
             row("role", lambda s: s["role"]),
             row(
-                "exact-record match" if report["task"].get("kind") == "extract" else "accuracy",
+                scoring_title(report, "accuracy_title"),
                 lambda s: _with_ci(s["scores"], "accuracy"),
             ),
             row("macro-F1", lambda s: _with_ci(s["scores"], "macro_f1")),

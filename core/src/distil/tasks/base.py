@@ -16,6 +16,9 @@ what the stages ask           default
 :attr:`headline_metric`       ``"macro_f1"`` (the report's and the comparison's metric)
 :attr:`learning_curve_metric` the headline metric
 :attr:`span_exact`            False (the report's rows are labels, not span-exact P/R/F1)
+:attr:`scoring_mode`          "exclusive" or "multi-label" (how the report says it scores)
+:attr:`accuracy_title`        "accuracy" (the report's accuracy row; extract: exact-record match)
+:attr:`per_label_title`       "F1 per label" (the report's per-label section)
 :attr:`answer_field`          ``"labels"`` (the :class:`~distil.records.Example` field of gold)
 :attr:`exclusive`             False (one label per text: majority baseline, calibration)
 :meth:`score`                 P/R/F1 over :meth:`scored_items`, bootstrap CIs
@@ -108,6 +111,9 @@ class Task:
     #: Whether the task is scored span-exact (the report shows micro-F1, macro-F1 and micro P/R,
     #: says "span-exact", and has no accuracy row).
     span_exact: ClassVar[bool] = False
+    #: What the report calls its accuracy row and its per-label section.
+    accuracy_title: ClassVar[str] = "accuracy"
+    per_label_title: ClassVar[str] = "F1 per label"
     #: The :class:`~distil.records.Example` field (and JSONL key) that holds a gold answer of
     #: this task: what error messages name and what ``distil simulate``'s oracle rows carry.
     answer_field: ClassVar[str] = "labels"
@@ -178,6 +184,11 @@ class Task:
         baseline, the one-class check before training, calibration's "the chosen label is right".
         """
         return False
+
+    @property
+    def scoring_mode(self) -> str:
+        """How the task is scored, in the report's words (``exclusive``, ``multi-label``)."""
+        return "multi-label" if self.describe().get("multilabel") else "exclusive"
 
     @property
     def learning_curve_metric(self) -> str:

@@ -108,6 +108,8 @@ class ExtractTask(Task):
 
     kind: ClassVar[str] = "extract"
     template: ClassVar[str] = "extract.jinja2"
+    accuracy_title: ClassVar[str] = "exact-record match"
+    per_label_title: ClassVar[str] = "F1 per field (span fields exact on the value)"
 
     def __init__(
         self,
@@ -133,6 +135,10 @@ class ExtractTask(Task):
     @property
     def schema_path(self) -> str:
         return f"{self.schema.__module__}:{self.schema.__qualname__}"
+
+    @property
+    def scoring_mode(self) -> str:
+        return f"records of {self.schema_path}, scored per field and per record"
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -139,6 +139,11 @@ class SpanTask(Task):
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "allow_overlap": self.allow_overlap}
 
+    @property
+    def scoring_mode(self) -> str:
+        spans = "overlapping spans" if self.allow_overlap else "non-overlapping entities"
+        return f"{spans}, span-exact scores"
+
     def json_schema(self) -> dict[str, Any]:
         return {
             "type": "object",
@@ -256,6 +261,7 @@ class SpanTask(Task):
     #: Span-exact micro-F1, the usual NER headline.
     headline_metric: ClassVar[str] = "micro_f1"
     span_exact: ClassVar[bool] = True
+    per_label_title: ClassVar[str] = "F1 per label (span-exact)"
     answer_field: ClassVar[str] = "spans"
 
     @classmethod
