@@ -141,3 +141,14 @@ def test_the_default_student_is_the_choice_table_s_pick_for_the_task(
     path = tmp_path / "distil.cfg"
     path.write_text(render_config(task=task, labels=LABELS[task]), encoding="utf-8")
     assert load_config(path).raw["student"]["@students"] == expected
+
+
+def test_the_weak_teacher_recipe_chooses_its_weight_on_dev_when_there_is_one(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "distil.cfg"
+    path.write_text(render_config(labels=["ham", "spam 📩"], teacher="local", dev="dev.jsonl"))
+    config = load_config(path)
+    assert (config.train.teacher_weight, config.annotate.queue) == ("auto", "uncertainty")
+    path.write_text(render_config(labels=["ham", "spam 📩"], teacher="local"))
+    assert load_config(path).train.teacher_weight == 0.01

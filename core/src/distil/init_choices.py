@@ -36,7 +36,8 @@ class TeacherChoice:
     error. ``takes_model``: ``--model`` and ``--base-url`` apply (an LLM provider's server).
     ``weak``: the teacher's labels are often wrong (an embedded zero-shot model), so ``distil
     init`` also writes the weak-teacher recipe: ``[annotate] queue = "uncertainty"`` and, when
-    the student takes example weights, ``[train] teacher_weight = 0.01`` (docs/distill.md).
+    the student takes example weights, ``[train] teacher_weight`` (``"auto"`` with a dev split,
+    else 0.01; docs/distill.md).
     """
 
     name: str
