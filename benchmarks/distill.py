@@ -38,6 +38,7 @@ import os
 import shlex
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,8 +90,50 @@ def teacher_block(teacher: str, sim: Any) -> str:
     return sim.config_snippet()
 
 
+def extra_sections(settings: Sequence[str]) -> list[str]:
+    """``--set train.teacher_weight=0.01`` lines as TOML sections (values are TOML literals)."""
+    sections: dict[str, list[str]] = {}
+    for item in settings:
+        key, sep, value = item.partition("=")
+        section, dot, name = key.partition(".")
+        if not (sep and dot and section and name and value):
+            raise SystemExit(f"--set {item!r}: expected SECTION.KEY=VALUE, e.g. train.trust=false")
+        sections.setdefault(section, []).append(f"{name} = {value}")
+    lines: list[str] = []
+    for section, body in sections.items():
+        lines += [f"[{section}]", *body, ""]
+    return lines
+
+
+def queue_words(settings: Sequence[str]) -> str:
+    """What the queue order of the run is, in words (``--set annotate.queue=...`` or the default)."""
+    chosen = [
+        v.strip().strip('"')
+        for k, _, v in (x.partition("=") for x in settings)
+        if k == "annotate.queue"
+    ]
+    strategy = chosen[-1] if chosen else "label_issues"
+    if strategy == "uncertainty":
+        return (
+            "`uncertainty`: the card the student is least sure of, then a random one, alternately"
+        )
+    if strategy == "label_issues":
+        return (
+            "`label_issues`: trust scores from out-of-fold student probabilities ranked with "
+            "cleanlab, then disagreement"
+        )
+    return f"`{strategy}`"
+
+
 def write_config(
-    folder: Path, dataset: str, labels: list[str], teacher: str, student: str, files: dict, sim: Any
+    folder: Path,
+    dataset: str,
+    labels: list[str],
+    teacher: str,
+    student: str,
+    files: dict,
+    sim: Any,
+    settings: Sequence[str] = (),
 ) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     store = folder.parent / "distil.db"  # shared by the student types of one teacher
@@ -115,6 +158,7 @@ def write_config(
             f'dev = "{files["dev"]}"',
             f'gold = "{files["gold"]}"',
             "",
+            *extra_sections(settings),
         ]
     )
     path = folder / "distil.cfg"
@@ -322,8 +366,8 @@ def report(cells: list[Cell], args: argparse.Namespace, command: str, wall: floa
         "*cards* are cards the oracle annotator reviewed in the `check` pass, *changed* the labels it "
         "changed (the teacher was wrong there): the oracle accepts a right label, rejects a wrong one "
         "and answers the `fix` card with the train split's gold label. *queue order* is the "
-        "annotation queue's own order (trust scores from out-of-fold student probabilities ranked "
-        "with cleanlab, then disagreement); *random order* a seeded shuffle. The student is "
+        f"annotation queue's own order ({queue_words(args.set)}); *random order* a seeded "
+        "shuffle. The student is "
         f"retrained every {args.step} cards. ✔: paired 95% CI above 0; ✘: below 0. *queue − random*: "
         "paired bootstrap of the two final students. Teachers `simNN-*` are simulated LLMs (see the "
         "module docstring); they send no logprobs.",
@@ -383,6 +427,13 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("benchmarks/out/distill-work"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/distill.md"))
     parser.add_argument("--summary", type=Path, default=None, help="e.g. docs/benchmarks.md")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="a setting added to every project's distil.cfg, e.g. train.teacher_weight=0.01",
+    )
     args = parser.parse_args()
     if args.test and len(args.datasets) != 1:
         parser.error("--test names the gold file of one data set: give one --datasets")
@@ -424,6 +475,7 @@ def main() -> None:
                         student,
                         {k: str(Path(v).resolve()) for k, v in files.items()},
                         sim,
+                        args.set,
                     )
                     run_cell(cell, config, args)
                     cells.append(cell)
