@@ -110,6 +110,28 @@ class NoMultilabel(SklearnTextcat):
     supports_multilabel = False
 
 
+class IgnoresWeights(SklearnTextcat):
+    """Says it takes weights, takes them, and fits as if they were all 1."""
+
+    def fit(self, task, train, dev=None, weights=None):
+        return super().fit(task, train, dev)
+
+
+class TakesAnyWeights(SklearnTextcat):
+    """Fits with whatever weights it gets, never checking them."""
+
+    def fit(self, task, train, dev=None, weights=None):
+        if weights is not None and len(weights) != len(train):
+            weights = None
+        if weights is not None:
+            weights = [max(w, 1e-6) for w in weights]
+        return super().fit(task, train, dev, weights=weights)
+
+
+class NoWeights(SklearnTextcat):
+    supports_weights = False
+
+
 SUITE = StudentConformance()
 
 
@@ -123,6 +145,8 @@ CHECKS = [
     "test_save_writes_no_pickle_files",
     "test_predict_of_no_examples_is_an_empty_list",
     "test_fit_is_deterministic",
+    "test_weights_decide_between_conflicting_labels",
+    "test_weights_of_the_wrong_length_or_sign_are_refused",
 ]
 
 
@@ -160,6 +184,12 @@ def test_the_suite_passes_the_correct_student(data, tmp_path, check):
         (OverConfident, "test_predict_returns_one_valid_prediction_per_example", AssertionError),
         (UnknownLabel, "test_predict_returns_one_valid_prediction_per_example", distil.ParseError),
         (NotJsonReport, "test_fit_returns_a_json_able_report", TypeError),
+        (IgnoresWeights, "test_weights_decide_between_conflicting_labels", AssertionError),
+        (
+            TakesAnyWeights,
+            "test_weights_of_the_wrong_length_or_sign_are_refused",
+            pytest.fail.Exception,
+        ),
     ],
 )
 def test_the_suite_fails_a_student_that_breaks_its_rule(data, tmp_path, student, check, error):
@@ -176,3 +206,8 @@ def test_the_multilabel_checks_skip_a_student_without_multilabel_support(tmp_pat
             multilabel_test_examples=[],
             tmp_path=tmp_path,
         )
+
+
+def test_the_weight_checks_skip_a_student_that_takes_no_weights(data, tmp_path):
+    with pytest.raises(pytest.skip.Exception, match="takes no example weights"):
+        run_check("test_weights_decide_between_conflicting_labels", NoWeights, data, tmp_path)
