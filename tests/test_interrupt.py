@@ -98,6 +98,10 @@ def runs(db: Path) -> list[tuple[str, str, str]]:
     return [(kind, status, json.loads(config).get("dataset", "")) for kind, status, config in rows]
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupt(
     args: list[str], until: Callable[[], bool], env: dict[str, str], sig: int = signal.SIGINT
 ) -> subprocess.CompletedProcess[str]:
@@ -108,6 +112,9 @@ def interrupt(
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, **env},
+        # A suite started as a background job inherits SIGINT ignored, and so would the command:
+        # give it the default disposition a terminal's Ctrl-C meets.
+        preexec_fn=_default_sigint,
     )
     deadline = time.monotonic() + 120
     while not until() and proc.poll() is None and time.monotonic() < deadline:

@@ -149,8 +149,19 @@ gold = "gold.jsonl"
 
 
 # -- how runs end -------------------------------------------------------------------------------
+@pytest.fixture
+def ctrl_c() -> Iterator[None]:
+    """Python's own SIGINT handler (KeyboardInterrupt), as a terminal's Ctrl-C meets it: a suite
+    started as a background job inherits SIGINT ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def test_ctrl_c_in_label_ends_the_run_interrupted_with_the_answers_before_it_stored(
-    tmp_path: Path,
+    tmp_path: Path, ctrl_c: None
 ) -> None:
     FlakyLLM.explode_at, FlakyLLM.explode = 5, None
     with Project.from_config(project_dir(tmp_path)) as project:
