@@ -26,6 +26,7 @@ from typing import Any
 import distil
 from distil_sklearn.linear import (
     UntrustedModelError,
+    fit_weighted,
     load_trusted,
     one_blas_thread,
     place_columns,
@@ -109,7 +110,7 @@ class Head:
             if weights is None:
                 classifier.fit(features, y)
             else:
-                _fit_weighted(classifier, features, y, np.asarray(weights, dtype=np.float64))
+                fit_weighted(classifier, features, y, np.asarray(weights, dtype=np.float64))
         self.classifier = classifier
         self.constant = learnable.constant
         if self.task.multilabel:
@@ -265,21 +266,3 @@ def _expit(z: Any) -> Any:
     import numpy as np
 
     return 0.5 * (1.0 + np.tanh(0.5 * z))
-
-
-def _fit_weighted(classifier: Any, features: Any, y: Any, weights: Any) -> None:
-    """``classifier.fit`` with ``sample_weight``; a one-vs-rest wrapper (multi-label) routes it
-    to each column's logistic regression (scikit-learn's metadata routing, on only for this fit)."""
-    from sklearn import config_context
-    from sklearn.multiclass import OneVsRestClassifier
-
-    if not isinstance(classifier, OneVsRestClassifier):
-        classifier.fit(features, y, sample_weight=weights)
-        return
-    with config_context(enable_metadata_routing=True):
-        classifier.estimator.set_fit_request(sample_weight=True)
-        classifier.fit(features, y, sample_weight=weights)
-    # The routing request is only for this fit: left on the estimators it would be saved with
-    # them (and skops cannot serialise it).
-    for fitted in [classifier.estimator, *getattr(classifier, "estimators_", [])]:
-        vars(fitted).pop("_metadata_request", None)

@@ -40,6 +40,28 @@ def load_trusted(path: Path, trusted_types: Sequence[str], package: str) -> Any:
     return sio.load(path, trusted=list(untrusted))
 
 
+def fit_weighted(model: Any, inputs: Any, y: Any, weights: Any, classifier: Any = None) -> None:
+    """``model.fit(inputs, y)`` with ``sample_weight=weights`` for the logistic regression(s) of
+    ``classifier`` (``model`` itself when None; a pipeline's last step, say).
+
+    One mechanism for every shape: scikit-learn's metadata routing, on only for this fit, sends
+    the weights to the regression, through a pipeline and through a one-vs-rest wrapper (one per
+    label column). The routing request is then taken off again: left on the estimators it would
+    be saved with them, and skops cannot serialise it.
+    """
+    from sklearn import config_context
+    from sklearn.multiclass import OneVsRestClassifier
+
+    classifier = model if classifier is None else classifier
+    ovr = isinstance(classifier, OneVsRestClassifier)
+    regression = classifier.estimator if ovr else classifier
+    with config_context(enable_metadata_routing=True):
+        regression.set_fit_request(sample_weight=True)
+        model.fit(inputs, y, sample_weight=weights)
+    for fitted in [regression, *getattr(classifier, "estimators_", [])]:
+        vars(fitted).pop("_metadata_request", None)
+
+
 def one_blas_thread() -> Any:
     """A context that limits BLAS/OpenMP to one thread.
 

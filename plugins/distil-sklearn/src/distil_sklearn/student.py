@@ -22,7 +22,13 @@ from typing import Any, ClassVar, Literal
 
 import distil
 
-from .linear import UntrustedModelError, load_trusted, one_blas_thread, place_columns
+from .linear import (
+    UntrustedModelError,
+    fit_weighted,
+    load_trusted,
+    one_blas_thread,
+    place_columns,
+)
 from .linear import plain_vocabulary as _plain_vocabulary
 
 __all__ = ["SklearnTextcat", "TextcatConfig", "UntrustedModelError"]
@@ -157,7 +163,13 @@ class SklearnTextcat(distil.Student):
             if weights is None:
                 pipeline.fit(texts, y)
             else:
-                _fit_weighted(pipeline, texts, y, np.asarray(weights, dtype=np.float64))
+                fit_weighted(
+                    pipeline,
+                    texts,
+                    y,
+                    np.asarray(weights, dtype=np.float64),
+                    pipeline.named_steps["classifier"],
+                )
         _plain_vocabularies(pipeline.named_steps["features"])
         self.task = task
         self._pipeline = pipeline
@@ -328,22 +340,3 @@ def _n_features(features: Any) -> int:
     if hasattr(features, "transformer_list"):  # a FeatureUnion
         return sum(_n_features(step) for _, step in features.transformer_list)
     return len(getattr(features, "vocabulary_", {}))
-
-
-def _fit_weighted(pipeline: Any, texts: list[str], y: Any, weights: Any) -> None:
-    """``pipeline.fit`` with each text's ``sample_weight`` given to the classifier; a one-vs-rest
-    wrapper (multi-label) routes it to each column (metadata routing, on only for this fit)."""
-    from sklearn import config_context
-    from sklearn.multiclass import OneVsRestClassifier
-
-    classifier = pipeline.named_steps["classifier"]
-    if not isinstance(classifier, OneVsRestClassifier):
-        pipeline.fit(texts, y, classifier__sample_weight=weights)
-        return
-    with config_context(enable_metadata_routing=True):
-        classifier.estimator.set_fit_request(sample_weight=True)
-        pipeline.fit(texts, y, sample_weight=weights)
-    # The routing request is only for this fit: left on the estimators it would be saved with
-    # them (and skops cannot serialise it).
-    for fitted in [classifier.estimator, *getattr(classifier, "estimators_", [])]:
-        vars(fitted).pop("_metadata_request", None)
