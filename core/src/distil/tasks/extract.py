@@ -31,7 +31,7 @@ from .base import CascadeRequest, StudentAnswer, Task, below_threshold
 from .extract_answers import merge_extract_labels
 from .extract_plan import (
     SPAN_SUBTASK,
-    _unwrap_optional,
+    field_info,
     get_path,
     is_blank,
     plan_schema,
@@ -126,7 +126,7 @@ class ExtractTask(Task):
         schema_descriptions = {
             f.path: info.description
             for f in self.plan.fields
-            if (info := _field_info(schema, f.path)) is not None and info.description
+            if (info := field_info(schema, f.path)) is not None and info.description
         }
         super().__init__(
             labels, {**schema_descriptions, **(descriptions or {})}, instructions, shots
@@ -377,19 +377,6 @@ def _without_empty(data: dict[str, Any]) -> dict[str, Any]:
             continue
         out[key] = value
     return out
-
-
-def _field_info(schema: type[BaseModel], path: str) -> Any:
-    model: Any = schema
-    info = None
-    for part in path.split("."):
-        if not (isinstance(model, type) and issubclass(model, BaseModel)):
-            return None
-        info = model.model_fields.get(part)
-        if info is None:
-            return None
-        model, _ = _unwrap_optional(info.annotation)
-    return info
 
 
 def make_extract(

@@ -526,27 +526,27 @@ def _adapter(schema: type[BaseModel], path: str) -> Any:
     """A pydantic TypeAdapter for one value of the field ``path`` (an item, for a list)."""
     from pydantic import TypeAdapter
 
-    info = _annotation(schema, path)
+    info = field_info(schema, path)
     if info is None:
         return TypeAdapter(Any)
-    tp, _ = _unwrap_optional(info)
+    tp, _ = _unwrap_optional(info.annotation)
     inner = _list_item(tp)
     return TypeAdapter(_unwrap_optional(inner)[0] if inner is not None else tp)
 
 
-def _annotation(schema: type[BaseModel], path: str) -> Any:
-    """The annotation of the dotted field ``path`` of ``schema`` (None if there is none)."""
+def field_info(schema: type[BaseModel], path: str) -> Any:
+    """The pydantic ``FieldInfo`` of the dotted field ``path`` of ``schema`` (None if there is
+    none; optional models on the way are unwrapped)."""
     model: Any = schema
-    annotation = None
+    info = None
     for part in path.split("."):
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             return None
         info = model.model_fields.get(part)
         if info is None:
             return None
-        annotation = info.annotation
-        model, _ = _unwrap_optional(annotation)
-    return annotation
+        model, _ = _unwrap_optional(info.annotation)
+    return info
 
 
 def _place(text: str, value: str, placed: list[Span]) -> tuple[int, int] | None:
