@@ -324,7 +324,7 @@ def _choose_teacher_weight(
     scores: dict[str, float] = {}
     own = [p for p in pairs if p[0].id in human_ids]
     for weight in AUTO_TEACHER_WEIGHTS:
-        if weight == 0.0 and task.exclusive and len({tuple(_labels(o)) for _, o in own}) < 2:
+        if weight == 0.0 and task.exclusive and len(_label_sets(own)) < 2:
             continue  # the human answers alone hold one label: nothing to fit
         candidate = copy.deepcopy(student)  # unfitted: the final fit is the student's own
         _fit(task, candidate, pairs, human_ids, human_weight, weight, None)
@@ -334,8 +334,9 @@ def _choose_teacher_weight(
     return float(best), {"metric": metric, "dev": scores}
 
 
-def _labels(output: Any) -> list[str]:
-    return list(output.labels) if isinstance(output, Categories) else [repr(output)]
+def _label_sets(pairs: list[TrainPair]) -> set[tuple[str, ...]]:
+    """The distinct label sets of ``pairs`` (what an exclusive classifier needs two of)."""
+    return {tuple(out.labels) for _, out in pairs if isinstance(out, Categories)}
 
 
 def _check_classes(task: Task, pairs: list[TrainPair], human: set[str], dataset: str) -> None:
@@ -346,7 +347,7 @@ def _check_classes(task: Task, pairs: list[TrainPair], human: set[str], dataset:
     """
     if not task.exclusive:
         return
-    seen = {tuple(out.labels) for _, out in pairs if isinstance(out, Categories)}
+    seen = _label_sets(pairs)
     if len(seen) != 1 or len(pairs) < 1:
         return
     (labels,) = seen
