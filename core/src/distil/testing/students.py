@@ -273,6 +273,20 @@ class StudentConformance:
         student.fit(task, train_pairs)
         return student
 
+    @staticmethod
+    def assert_survives_save_load(
+        student: Student,
+        inputs: list[Example],
+        before: Sequence[StudentPrediction],
+        folder: Path,
+        what: str,
+    ) -> None:
+        """Save ``student`` into ``folder`` with no pickle, load it back, and get ``before``."""
+        student.save(folder)
+        assert_no_pickles(folder)
+        loaded = type(student).load(folder)
+        assert_same_predictions(before, loaded.predict(inputs), what=what)
+
     # -- exclusive checks --------------------------------------------------------------------
     def test_fit_returns_a_json_able_report(
         self, student_factory: StudentFactory, task: Task, train_pairs: list[TrainPair]
@@ -430,10 +444,9 @@ class StudentConformance:
         student.fit(multilabel_task, multilabel_train_pairs)
         inputs = _inputs(multilabel_test_examples)
         before = student.predict(inputs)
-        student.save(tmp_path / "model")
-        assert_no_pickles(tmp_path / "model")
-        loaded = type(student).load(tmp_path / "model")
-        assert_same_predictions(before, loaded.predict(inputs), what="multi-label after save/load")
+        self.assert_survives_save_load(
+            student, inputs, before, tmp_path / "model", "multi-label after save/load"
+        )
 
     # -- example weights (students with ``supports_weights``) --------------------------------
     @staticmethod
@@ -482,10 +495,9 @@ class StudentConformance:
             f"texts {weighted_acc:.3f} weighted (want > 0.8), {unweighted_acc:.3f} unweighted "
             "(want < 0.5)"
         )
-        weighted.save(tmp_path / "model")
-        assert_no_pickles(tmp_path / "model")
-        loaded = type(weighted).load(tmp_path / "model")
-        assert_same_predictions(before, loaded.predict(inputs), what="weighted fit after save/load")
+        self.assert_survives_save_load(
+            weighted, inputs, before, tmp_path / "model", "weighted fit after save/load"
+        )
 
     def test_weights_of_the_wrong_length_or_sign_are_refused(
         self, student_factory: StudentFactory, task: Task, train_pairs: list[TrainPair]
@@ -512,7 +524,6 @@ class StudentConformance:
         inputs = _inputs(multilabel_test_examples)
         before = student.predict(inputs)
         assert_valid_predictions(multilabel_task, inputs, before)
-        student.save(tmp_path / "model")
-        assert_no_pickles(tmp_path / "model")
-        loaded = type(student).load(tmp_path / "model")
-        assert_same_predictions(before, loaded.predict(inputs), what="weighted multi-label fit")
+        self.assert_survives_save_load(
+            student, inputs, before, tmp_path / "model", "weighted multi-label fit"
+        )
