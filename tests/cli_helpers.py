@@ -5,11 +5,14 @@ folder's conftest module."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 DISTIL = str(Path(sys.executable).with_name("distil"))
@@ -37,3 +40,67 @@ def run_distil(
     return subprocess.run(
         [DISTIL, *args], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=timeout
     )
+
+
+def flipping_teacher(
+    rows: list[dict[str, Any]], flips: set[str]
+) -> Callable[[dict[str, Any]], str]:
+    """A loopback model for ham/spam rows: finds the message in the prompt and answers its gold
+    label (the other one for the ids in ``flips``), as JSON without logprobs."""
+    by_length = sorted(rows, key=lambda r: -len(r["text"]))
+
+    def answer(request: dict[str, Any]) -> str:
+        prompt = request["messages"][-1]["content"]
+        row = next(r for r in by_length if r["text"] in prompt)
+        label = row["labels"][0]
+        if row["id"] in flips:
+            label = "ham" if label == "spam" else "spam"
+        return json.dumps({"labels": [label]})
+
+    return answer
+
+
+def write_llm_config(
+    folder: Path,
+    url: str,
+    rows: list[dict[str, Any]],
+    gold: Path,
+    *,
+    model: str = "no-logprobs-1",
+    student: str = "sklearn.textcat.v1",
+    data: str = "",
+    extra: str = "",
+) -> Path:
+    """``folder/distil.cfg`` for ham/spam ``rows`` (written to ``folder/train.jsonl``) labelled by
+    ``openai.chat.v1`` at ``url`` (key from $LOOPBACK_KEY), 20 rows of ``gold``; ``data`` adds
+    ``[data]`` keys, ``extra`` sections after it."""
+    (folder / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = folder / "distil.cfg"
+    cfg.write_text(
+        f"""
+[task]
+@tasks = "textcat.v1"
+labels = ["ham", "spam"]
+
+[teacher]
+@teachers = "llm.v1"
+concurrency = 8
+
+[teacher.provider]
+@providers = "openai.chat.v1"
+model = "{model}"
+base_url = "{url}"
+api_key_env = "LOOPBACK_KEY"
+max_tokens = 16
+
+[student]
+@students = "{student}"
+
+[data]
+train = "train.jsonl"
+gold = "{gold}"
+gold_limit = 20
+{data}
+{extra}"""
+    )
+    return cfg

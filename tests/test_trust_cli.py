@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from cli_helpers import run_distil
+from cli_helpers import flipping_teacher, run_distil, write_llm_config
 from distil.store.sqlite import Store
 from distil.testing.loopback import LoopbackLLM
 from distil.testing.loopback_openai import install_openai
@@ -36,54 +36,6 @@ def rows_and_flips(shared_data: Path) -> tuple[list[dict[str, Any]], set[str]]:
     return rows, flips
 
 
-def teacher_answer(rows: list[dict[str, Any]], flips: set[str]) -> Any:
-    """The model: finds the message in the prompt and answers its gold label (flipped for
-    ``flips``), as JSON without logprobs."""
-    by_length = sorted(rows, key=lambda r: -len(r["text"]))
-
-    def answer(request: dict[str, Any]) -> str:
-        prompt = request["messages"][-1]["content"]
-        row = next(r for r in by_length if r["text"] in prompt)
-        label = row["labels"][0]
-        if row["id"] in flips:
-            label = "ham" if label == "spam" else "spam"
-        return json.dumps({"labels": [label]})
-
-    return answer
-
-
-def write_config(tmp_path: Path, shared_data: Path, url: str, rows: list[dict[str, Any]]) -> Path:
-    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    cfg = tmp_path / "distil.cfg"
-    cfg.write_text(
-        f"""
-[task]
-@tasks = "textcat.v1"
-labels = ["ham", "spam"]
-
-[teacher]
-@teachers = "llm.v1"
-concurrency = 8
-
-[teacher.provider]
-@providers = "openai.chat.v1"
-model = "no-logprobs-1"
-base_url = "{url}"
-api_key_env = "LOOPBACK_KEY"
-max_tokens = 16
-
-[student]
-@students = "sklearn.textcat.v1"
-
-[data]
-train = "train.jsonl"
-gold = "{shared_data}/sms_spam/test.jsonl"
-gold_limit = 20
-"""
-    )
-    return cfg
-
-
 def test_train_stores_trust_scores_and_the_check_pass_opens_on_a_likely_teacher_error(
     tmp_path: Path, shared_data: Path
 ) -> None:
@@ -91,9 +43,10 @@ def test_train_stores_trust_scores_and_the_check_pass_opens_on_a_likely_teacher_
 
     rows, flips = rows_and_flips(shared_data)
     env = {"LOOPBACK_KEY": "sk-loopback"}
-    with LoopbackLLM(answer=teacher_answer(rows, flips)) as server:
+    with LoopbackLLM(answer=flipping_teacher(rows, flips)) as server:
         install_openai(server)
-        cfg = write_config(tmp_path, shared_data, server.url + "/v1", rows)
+        gold = shared_data / "sms_spam" / "test.jsonl"
+        cfg = write_llm_config(tmp_path, server.url + "/v1", rows, gold)
         labelled = run_distil("label", str(cfg), env=env)
     assert labelled.returncode == 0, labelled.stderr
     assert f"labelled {N} of {N} 'train' examples" in labelled.stdout

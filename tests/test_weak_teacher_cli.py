@@ -12,11 +12,10 @@ import json
 import random
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from cli_helpers import run_distil
+from cli_helpers import flipping_teacher, run_distil, write_llm_config
 from distil import Annotation, Categories
 from distil.store.sqlite import Store
 from distil.testing.loopback import LoopbackLLM
@@ -36,53 +35,19 @@ def test_train_with_auto_chooses_a_low_teacher_weight_for_a_teacher_that_is_most
         for line in (shared_data / "sms_spam" / "train.jsonl").read_text().splitlines()[:N]
     ]
     wrong = {r["id"] for r in random.Random(5).sample(rows, int(N * 0.6))}
-    by_length = sorted(rows, key=lambda r: -len(r["text"]))
-
-    def answer(request: dict[str, Any]) -> str:
-        prompt = request["messages"][-1]["content"]
-        row = next(r for r in by_length if r["text"] in prompt)
-        label = row["labels"][0]
-        if row["id"] in wrong:
-            label = "ham" if label == "spam" else "spam"
-        return json.dumps({"labels": [label]})
-
-    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     dev = (shared_data / "sms_spam" / "dev.jsonl").read_text().splitlines()[:150]
     (tmp_path / "dev.jsonl").write_text("\n".join(dev) + "\n")
     env = {"LOOPBACK_KEY": "sk-loopback"}
-    with LoopbackLLM(answer=answer) as server:
+    with LoopbackLLM(answer=flipping_teacher(rows, wrong)) as server:
         install_openai(server)
-        cfg = tmp_path / "distil.cfg"
-        cfg.write_text(
-            f"""
-[task]
-@tasks = "textcat.v1"
-labels = ["ham", "spam"]
-
-[teacher]
-@teachers = "llm.v1"
-concurrency = 8
-
-[teacher.provider]
-@providers = "openai.chat.v1"
-model = "wrong-most-of-the-time"
-base_url = "{server.url}/v1"
-api_key_env = "LOOPBACK_KEY"
-max_tokens = 16
-
-[student]
-@students = "sklearn.textcat.v1"
-
-[data]
-train = "train.jsonl"
-dev = "dev.jsonl"
-gold = "{shared_data}/sms_spam/test.jsonl"
-gold_limit = 20
-
-[train]
-trust = false
-teacher_weight = "auto"
-"""
+        cfg = write_llm_config(
+            tmp_path,
+            server.url + "/v1",
+            rows,
+            shared_data / "sms_spam" / "test.jsonl",
+            model="wrong-most-of-the-time",
+            data='dev = "dev.jsonl"',
+            extra='[train]\ntrust = false\nteacher_weight = "auto"\n',
         )
         labelled = run_distil("label", str(cfg), env=env)
     assert labelled.returncode == 0, labelled.stderr
