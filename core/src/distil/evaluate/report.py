@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..tasks.base import Task
 from . import html
-from .summary import findings, is_span_report, label_rows, scoring_title, summary_rows
+from .summary import findings, label_rows, scoring_title, summary_rows
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -125,23 +125,11 @@ def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines
 
 
-def _saved_mode(report: dict[str, Any]) -> str:
-    """``scoring.mode`` of a report saved before reports carried it, read from its task
-    description (what :attr:`distil.Task.scoring_mode` says for the built-in tasks)."""
-    task = report["task"]
-    if task.get("schema"):  # an extract task's description names its schema
-        return f"records of {task['schema']}, scored per field and per record"
-    if is_span_report(report):
-        spans = "overlapping spans" if task.get("allow_overlap") else "non-overlapping entities"
-        return f"{spans}, span-exact scores"
-    return "multi-label" if task.get("multilabel") else "exclusive"
-
-
 def render_markdown(report: dict[str, Any]) -> str:
     """The report as Markdown: title, gold set, the side-by-side table, findings, per-label F1."""
     task = report["task"]
     gold = report["gold"]
-    mode = (report.get("scoring") or {}).get("mode") or _saved_mode(report)
+    mode = scoring_title(report, "mode")
     lines = [
         f"# distil evaluation: {task.get('kind', 'task')} on {gold['name']}",
         "",

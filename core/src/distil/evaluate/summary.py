@@ -101,27 +101,36 @@ def _signed(value: float) -> str:
 
 def _scoring(report: dict[str, Any]) -> dict[str, Any]:
     """How the report's task is scored: what :func:`build_report` wrote from the task
-    (``headline_metric``, ``span_exact``). A report saved before it did is read from its task
-    description: span tasks' descriptions carry ``allow_overlap``."""
-    scoring = report.get("scoring")
-    if scoring:
-        return dict(scoring)
-    span = "allow_overlap" in (report.get("task") or {})
-    return {"headline_metric": "micro_f1" if span else "macro_f1", "span_exact": span}
+    (``headline_metric``, ``span_exact``, ``mode``, ``accuracy_title``, ``per_label_title``).
+    What a report saved before it did lacks is read from its task description, as the built-in
+    tasks say it: span tasks' descriptions carry ``allow_overlap``, an extract task's its
+    ``schema``."""
+    scoring = dict(report.get("scoring") or {})
+    task = report.get("task") or {}
+    if "span_exact" not in scoring:
+        span = "allow_overlap" in task
+        scoring.setdefault("headline_metric", "micro_f1" if span else "macro_f1")
+        scoring["span_exact"] = span
+    span, extract = bool(scoring["span_exact"]), bool(task.get("schema"))
+    if extract:
+        mode = f"records of {task['schema']}, scored per field and per record"
+        per_label = "F1 per field (span fields exact on the value)"
+    elif span:
+        spans = "overlapping spans" if task.get("allow_overlap") else "non-overlapping entities"
+        mode, per_label = f"{spans}, span-exact scores", "F1 per label (span-exact)"
+    else:
+        mode = "multi-label" if task.get("multilabel") else "exclusive"
+        per_label = "F1 per label"
+    scoring.setdefault("mode", mode)
+    scoring.setdefault("accuracy_title", "exact-record match" if extract else "accuracy")
+    scoring.setdefault("per_label_title", per_label)
+    return scoring
 
 
 def scoring_title(report: dict[str, Any], key: str) -> str:
-    """``accuracy_title`` or ``per_label_title`` of the report's task (:class:`distil.Task`); a
-    report saved before it carried them is read from its task description."""
-    found = _scoring(report).get(key)
-    if found:
-        return str(found)
-    extract = bool((report.get("task") or {}).get("schema"))  # an extract task names its schema
-    if key == "accuracy_title":
-        return "exact-record match" if extract else "accuracy"
-    if extract:
-        return "F1 per field (span fields exact on the value)"
-    return "F1 per label (span-exact)" if is_span_report(report) else "F1 per label"
+    """``mode``, ``accuracy_title`` or ``per_label_title`` of the report's task
+    (:class:`distil.Task`), from the report or, for an older one, its task description."""
+    return str(_scoring(report)[key])
 
 
 def is_span_report(report: dict[str, Any]) -> bool:
