@@ -450,8 +450,10 @@ class StudentConformance:
 
     # -- example weights (students with ``supports_weights``) --------------------------------
     @staticmethod
-    def weighted_student(factory: StudentFactory) -> Student:
-        student = factory()
+    def weighted_student(factory: StudentFactory | Student) -> Student:
+        """A fresh student from ``factory`` (or the student given), or skip when it takes no
+        example weights."""
+        student = factory if isinstance(factory, Student) else factory()
         if not getattr(student, "supports_weights", False):
             pytest.skip(f"{type(student).__name__} takes no example weights (supports_weights)")
         return student
@@ -516,9 +518,7 @@ class StudentConformance:
         multilabel_test_examples: list[Example],
         tmp_path: Path,
     ) -> None:
-        student = self.multilabel_student(multilabel_student_factory)
-        if not getattr(student, "supports_weights", False):
-            pytest.skip(f"{type(student).__name__} takes no example weights (supports_weights)")
+        student = self.weighted_student(self.multilabel_student(multilabel_student_factory))
         weights = [1.0 if n % 2 else 0.5 for n in range(len(multilabel_train_pairs))]
         student.fit(multilabel_task, multilabel_train_pairs, weights=weights)  # type: ignore[call-arg]
         inputs = _inputs(multilabel_test_examples)
