@@ -202,6 +202,46 @@ def test_batch_budget_stops_before_submitting_a_job_it_cannot_pay(store, task) -
     assert len(store.answered_ids(teacher.source(task))) == 3
 
 
+class PagingStore(Store):
+    """The real store, recording how many pages of pending examples were read so far."""
+
+    pages_read = 0
+
+    def pending_examples(self, *args, **kwargs):  # type: ignore[override]
+        for page in super().pending_examples(*args, **kwargs):
+            self.pages_read += 1
+            yield page
+
+
+def test_batch_mode_submits_each_job_as_its_pages_are_read(tmp_path, task) -> None:
+    store = PagingStore(tmp_path / "paged.db")
+    store.add_examples([Example(id=f"e{i}", text=f"text {i} 🦀") for i in range(10)], "train")
+    server = BatchServer()
+    pages_at_submit: list[int] = []
+
+    class Watching(BatchProvider):
+        async def submit_batch(self, requests):
+            pages_at_submit.append(store.pages_read)
+            return await super().submit_batch(requests)
+
+    teacher = PromptTeacher(Watching(server))
+    result = label_dataset(
+        store,
+        task,
+        teacher,
+        "train",
+        mode="batch",
+        batch_size_jobs=4,
+        poll_interval=0.01,
+        page_size=2,
+    )
+    # jobs of 4 from pages of 2: each job goes out once its second page is read, not after
+    # the whole data set was loaded (5 pages)
+    assert pages_at_submit == [2, 4, 5]
+    assert result.labelled == 10 and len(store.answered_ids(teacher.source(task))) == 10
+    assert sorted(server.submitted_texts) == sorted(f"text {i} 🦀" for i in range(10))
+
+
 def test_a_store_written_before_batch_jobs_is_migrated_keeping_its_data(tmp_path) -> None:
     import sqlite3
 

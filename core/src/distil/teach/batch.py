@@ -20,7 +20,7 @@ A budget is checked before each job is submitted, counting what the jobs in flig
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
@@ -90,8 +90,14 @@ class BatchRunner:
         tokens_in, tokens_out = self.execution.estimate(prompts)
         return price.cost(tokens_in, tokens_out, batch=True)
 
-    async def run(self, examples: Sequence[Example], on_results: OnResults) -> None:
-        """Label ``examples`` (the pending ones); deliver predictions job by job."""
+    async def run(self, examples: Iterable[Example], on_results: OnResults) -> None:
+        """Label ``examples`` (the pending ones); deliver predictions job by job.
+
+        ``examples`` is read as it goes (the runner passes the store's pages): each job is
+        submitted as soon as it is full and cache hits are delivered every ``job_size``, so
+        memory holds one job's examples, not the data set. The jobs in flight keep only their
+        custom id → example id maps.
+        """
         ledger = self.execution.new_ledger()
         stored = self.store.batch_jobs(self.source, unfinished=True, dataset=self.dataset)
         stored = [job for job in stored if job.provider == self.provider.describe()]
@@ -103,25 +109,36 @@ class BatchRunner:
 
         fresh: list[Example] = []
         hits: list[Prediction] = []
+        stop: BaseException | None = None
+
+        async def submit() -> None:
+            nonlocal fresh, stop
+            chunk, fresh = fresh, []
+            try:
+                jobs.append(await self._submit(chunk))
+            except (BudgetExceeded, ProviderError) as exc:
+                stop = exc  # collect what was submitted (it is paid for), then stop
+
         for ex in examples:
             if ex.id in covered:
                 continue
             prompt, cached = self.teacher.lookup(self.task, ex)
-            if cached is None:
-                fresh.append(ex)
+            if cached is not None:
+                ledger.cache_hits += 1
+                hits.append(await self.teacher.finish(self.task, ex, prompt, cached, self.source))
+                if len(hits) >= self.job_size:
+                    await _deliver(on_results, hits)
+                    hits = []
                 continue
-            ledger.cache_hits += 1
-            hits.append(await self.teacher.finish(self.task, ex, prompt, cached, self.source))
+            fresh.append(ex)
+            if len(fresh) >= self.job_size:
+                await submit()
+                if stop is not None:
+                    break
         if hits:
             await _deliver(on_results, hits)
-
-        stop: BaseException | None = None
-        for start in range(0, len(fresh), self.job_size):
-            try:
-                jobs.append(await self._submit(fresh[start : start + self.job_size]))
-            except (BudgetExceeded, ProviderError) as exc:
-                stop = exc  # collect what was submitted (it is paid for), then stop
-                break
+        if fresh and stop is None:
+            await submit()
         await self._collect(jobs, on_results)
         if stop is not None:
             raise stop

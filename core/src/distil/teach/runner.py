@@ -266,8 +266,8 @@ def label_dataset(
                 run_id=run_id,
                 dataset=dataset,
             )
-            todo = [ex for page in pages() for ex in page]  # a job holds its examples anyway
-            run_sync(runner.run(todo, write))
+            # read page by page: each job is submitted as soon as it is full
+            run_sync(runner.run((ex for page in pages() for ex in page), write))
         elif pending and isinstance(teacher, PromptTeacher):
             on_write, on_results = (write, None) if takes_cache else (None, write)
             run_sync(teacher.astream(task, pages(), on_results, on_write=on_write))
