@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from distil import Categories, Completion, Example, Prompt, Provider, Usage, hookimpl
+from distil import Categories, Completion, Example, Prediction, Prompt, Provider, Usage, hookimpl
 from distil.config import load_config
 from distil.errors import ConfigError, DataError, RegistryError
 from distil.execute import Executor, LocalExecutor, PredictResult
@@ -243,3 +243,42 @@ def test_a_killed_local_predict_run_resumes_without_predicting_anything_twice(
     assert student.calls == 1 and len(stored) == 25
     assert stored["e0"].output == Categories(labels=["spam"])
     assert stored["e1"].output == Categories(labels=["ham"])
+
+
+def test_the_local_predict_pass_reads_the_store_page_by_page(tmp_path: Path) -> None:
+    """Each batch is read when the previous one is stored: memory holds a batch, not the set."""
+
+    class PagingStore(Store):
+        pages_read = 0
+
+        def pending_examples(self, *args, **kwargs):  # type: ignore[no-untyped-def,override]
+            for page in super().pending_examples(*args, **kwargs):
+                self.pages_read += 1
+                yield page
+
+    task = TextCat(["ham", "spam"])
+    examples = [Example(id=f"e{i}", text=f"{TEXTS[i % 6]} 🦀 {i}") for i in range(25)]
+    student = WordCountStudent()
+    student.fit(task, [(ex, Categories(labels=["ham"])) for ex in examples[:3]])
+    seen: list[tuple[int, int]] = []
+
+    class Watching(WordCountStudent):
+        def predict(self, batch: list[Example]) -> list[StudentPrediction]:
+            seen.append((store.pages_read, len(store.predictions("s"))))
+            return super().predict(batch)
+
+    watching = Watching()
+    watching.counts = student.counts
+    with PagingStore(tmp_path / "distil.db") as store:
+        store.add_examples(examples, "test")
+        store.add_predictions(
+            [Prediction(example_id="e3", source="s", output=Categories(labels=["ham"]))], "test"
+        )  # answered before: skipped
+        result = LocalExecutor(batch_size=10).predict(
+            store, task, watching, "test", source="s", limit=22
+        )
+        stored = store.predictions("s")
+    # pages of 10 among the first 22, less e3: 10, 10, 1; each read after the last was stored
+    assert seen == [(1, 1), (2, 11), (3, 21)]
+    assert (result.total, result.already_done, result.predicted) == (22, 1, 21)
+    assert len(stored) == 22 and "e22" not in stored

@@ -23,16 +23,28 @@ from __future__ import annotations
 
 import time
 from abc import ABC
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ._async import run_sync
+from .errors import ConfigError
 from .records import Example, Prediction
+from .store.corpus import (
+    CorpusResult,
+    ResultShard,
+    ShardRows,
+    corpus_shards,
+    finish_shard,
+    merge_shard,
+    shard_done,
+)
 from .student import Student
 from .tasks import Task
+from .teach.ledger import sum_ledgers
 from .teach.runner import LabelResult, label_dataset
-from .teach.teacher import Teacher
+from .teach.teacher import CacheEntry, PromptTeacher, Teacher
 
 if TYPE_CHECKING:
     from .store.sqlite import Store
@@ -118,14 +130,65 @@ class Executor(ABC):  # noqa: B024 (no abstract method: ``label`` and ``predict`
         """
         raise NotImplementedError
 
+    def label_corpus(
+        self,
+        store: Store,
+        task: Task,
+        teacher: Teacher,
+        corpus: str | Path,
+        output: str | Path,
+        *,
+        dataset: str | None = None,
+        run_id: str | None = None,
+        progress: Progress | None = None,
+    ) -> CorpusResult:
+        """Label a folder of JSONL or Parquet shards where it lies, one result shard each.
+
+        Results go to ``output`` (see :mod:`distil.store.corpus`); with ``dataset``, each
+        finished shard is also merged into the store (its examples, predictions and cache
+        entries). Resumable: finished shards are skipped, a partial one goes on where it
+        stopped.
+        """
+        raise ConfigError(f"the {self.name} executor does not label a corpus of shards")
+
+    def predict_corpus(
+        self,
+        store: Store,
+        task: Task,
+        student: Student,
+        corpus: str | Path,
+        output: str | Path,
+        *,
+        source: str,
+        model_dir: str | Path | None = None,
+        dataset: str | None = None,
+        progress: Progress | None = None,
+    ) -> CorpusResult:
+        """Run a trained student over a folder of shards; results as :meth:`label_corpus`."""
+        raise ConfigError(f"the {self.name} executor does not predict a corpus of shards")
+
 
 def pending_examples(
     store: Store, dataset: str, source: str, limit: int | None = None
 ) -> tuple[list[Example], list[Example]]:
-    """``(all, pending)``: the data set's examples, and those ``source`` has not answered yet."""
+    """``(all, pending)``: the data set's examples, and those ``source`` has not answered yet.
+
+    Loads both lists; the shipped executors read :meth:`~distil.store.sqlite.Store.pending_examples`
+    page by page instead, with :func:`pending_counts` for the totals.
+    """
     examples = store.examples(dataset, limit=limit)
     done = store.answered_ids(source, dataset=dataset)
     return examples, [ex for ex in examples if ex.id not in done]
+
+
+def pending_counts(
+    store: Store, dataset: str, source: str, limit: int | None = None
+) -> tuple[int, int]:
+    """``(total, already)``: the data set's first ``limit`` examples, and how many ``source``
+    answered, by two counts (nothing loaded)."""
+    count = store.count_examples(dataset)
+    total = count if limit is None else max(0, min(limit, count))
+    return total, store.count_answered(source, dataset, limit=limit)
 
 
 def student_predictions(student: Student, examples: list[Example], source: str) -> list[Prediction]:
@@ -190,20 +253,113 @@ class LocalExecutor(Executor):
         progress: Progress | None = None,
     ) -> PredictResult:
         started = time.perf_counter()
-        examples, pending = pending_examples(store, dataset, source, limit)
-        for i in range(0, len(pending), self.batch_size):
-            preds = student_predictions(student, pending[i : i + self.batch_size], source)
+        total, already = pending_counts(store, dataset, source, limit)
+        predicted = 0
+        # page by page from the store's anti-join: memory holds one batch, not the data set
+        for page in store.pending_examples(dataset, source, limit=limit, page_size=self.batch_size):
+            preds = student_predictions(student, page, source)
             store.add_predictions(preds, dataset)  # committed before progress is reported
+            predicted += len(preds)
             if progress is not None:
                 progress(len(preds))
         return PredictResult(
             source=source,
             dataset=dataset,
-            total=len(examples),
-            already_done=len(examples) - len(pending),
-            predicted=len(pending),
+            total=total,
+            already_done=already,
+            predicted=predicted,
             seconds=time.perf_counter() - started,
         )
+
+    def label_corpus(
+        self,
+        store: Store,
+        task: Task,
+        teacher: Teacher,
+        corpus: str | Path,
+        output: str | Path,
+        *,
+        dataset: str | None = None,
+        run_id: str | None = None,
+        progress: Progress | None = None,
+    ) -> CorpusResult:
+        started = time.perf_counter()
+        source = teacher.source(task)
+        shards = corpus_shards(corpus, output)
+        result = CorpusResult("label", source, str(corpus), str(output), len(shards))
+        result.dataset = dataset
+        if isinstance(teacher, PromptTeacher) and teacher.cache is None:
+            teacher.cache = store  # hits from the project's LLM cache, new entries into it
+        for shard in shards:
+            if shard_done(shard, "label", source):
+                result.shards_done_before += 1
+                if dataset is not None:  # a run killed before its merge
+                    result.merged += merge_shard(shard, store, dataset, run_id)
+                continue
+            out = ResultShard(shard, "label", source)
+            rows = ShardRows(shard, out, self.batch_size)
+
+            def on_write(
+                preds: list[Prediction], entries: Sequence[CacheEntry], rows: ShardRows = rows
+            ) -> None:
+                store.cache_put_many(list(entries))  # the cache first: a kill re-asks nothing
+                rows.write(preds)
+                if progress is not None and preds:
+                    progress(len(preds))
+
+            def on_results(preds: list[Prediction], rows: ShardRows = rows) -> None:
+                rows.write(preds)
+                if progress is not None and preds:
+                    progress(len(preds))
+
+            try:
+                if isinstance(teacher, PromptTeacher) and teacher.cache is store:
+                    run_sync(teacher.astream(task, rows.pages(), on_write=on_write))
+                else:
+                    run_sync(teacher.astream(task, rows.pages(), on_results=on_results))
+                finish_shard(out, store, dataset, run_id, result)
+            finally:
+                out.close()
+                if isinstance(teacher, PromptTeacher):  # each shard's pass has its ledger
+                    result.ledger = sum_ledgers(result.ledger, teacher.ledger.to_dict())
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def predict_corpus(
+        self,
+        store: Store,
+        task: Task,
+        student: Student,
+        corpus: str | Path,
+        output: str | Path,
+        *,
+        source: str,
+        model_dir: str | Path | None = None,
+        dataset: str | None = None,
+        progress: Progress | None = None,
+    ) -> CorpusResult:
+        started = time.perf_counter()
+        shards = corpus_shards(corpus, output)
+        result = CorpusResult("predict", source, str(corpus), str(output), len(shards))
+        result.dataset = dataset
+        for shard in shards:
+            if shard_done(shard, "predict", source):
+                result.shards_done_before += 1
+                if dataset is not None:  # a run killed before its merge
+                    result.merged += merge_shard(shard, store, dataset, None)
+                continue
+            out = ResultShard(shard, "predict", source)
+            rows = ShardRows(shard, out, self.batch_size)
+            try:
+                for page in rows.pages():
+                    rows.write(student_predictions(student, page, source))
+                    if progress is not None:
+                        progress(len(page))
+                finish_shard(out, store, dataset, None, result)
+            finally:
+                out.close()
+        result.seconds = time.perf_counter() - started
+        return result
 
 
 def make_local_executor(batch_size: int = 1024) -> LocalExecutor:

@@ -25,6 +25,7 @@ from .execute import PredictResult
 from .locking import label_lock
 from .plugins import PluginHost, get_host
 from .records import Annotation, Example
+from .store.corpus import CorpusResult
 from .store.jsonl import LineError, iter_jsonl_dicts
 from .store.readers import ColumnMapping, file_sha256, file_stat, read_data
 from .store.sqlite import Store
@@ -469,14 +470,14 @@ class Project:
 
         Resumable like ``label``: examples the student's source already answered are skipped.
         """
-        examples = self._require(dataset)
+        count = self._require_count(dataset)  # the pass streams the examples: none held here
         progress = progress or log_progress
-        trained = self.latest_student()
-        if trained is None:
-            raise NoStudentError(f"no trained student: run distil train {self._config_name}")
-        student, source, model_dir = trained
-        total = len(examples if limit is None else examples[:limit])
+        student, source, model_dir = self._trained()
+        total = count if limit is None else min(limit, count)
         callback = progress(f"predict {dataset}", total)
+        already = self.store.count_answered(source, dataset, limit=limit)
+        if callback is not None and already:
+            callback(already)
         with self._ending_runs():
             run_id = self.store.start_run("predict", {"dataset": dataset, "source": source})
             result = self.config.executor.predict(
@@ -487,6 +488,96 @@ class Project:
                 source=source,
                 model_dir=model_dir,
                 limit=limit,
+                progress=callback,
+            )
+            self.store.finish_run(run_id, "finished", result.to_dict())
+        return result
+
+    def _trained(self) -> tuple[Student, str, str]:
+        trained = self.latest_student()
+        if trained is None:
+            raise NoStudentError(f"no trained student: run distil train {self._config_name}")
+        return trained
+
+    # -- a corpus of shards -------------------------------------------------------------------
+    def _corpus_total(self, corpus: str | Path, output: str | Path) -> int:
+        from .store.corpus import corpus_shards, shard_rows
+
+        return sum(shard_rows(s.path) for s in corpus_shards(corpus, output))
+
+    def label_corpus(
+        self,
+        corpus: str | Path,
+        output: str | Path,
+        *,
+        dataset: str | None = None,
+        progress: ProgressFactory | None = None,
+        wait: bool = True,
+        on_wait: Callable[[int | None], None] | None = None,
+    ) -> CorpusResult:
+        """Label a folder of JSONL or Parquet shards where it lies, through the executor.
+
+        The corpus is not imported: each shard's answers go to a result shard of its own in
+        ``output`` (:mod:`distil.store.corpus`). With ``dataset``, finished shards are merged
+        into the store as that data set too (examples, teacher labels, cache entries), ready for
+        ``distil train``. Resumable: finished shards are skipped, a partial one goes on.
+        """
+        if dataset in DATASETS:
+            raise ConfigError(
+                f"dataset '{dataset}': the data set of a config file ([data] {dataset}) is "
+                "re-imported from its file; merge a corpus into a data set of its own name"
+            )
+        progress = progress or log_progress
+        self.prepare_teacher()
+        source = self.teacher_source
+        callback = progress(f"label {corpus}", self._corpus_total(corpus, output))
+        with label_lock(self.store.path, wait=wait, on_wait=on_wait), self._ending_runs():
+            run_id = self.store.start_run(
+                "label", {"corpus": str(corpus), "output": str(output), "source": source}
+            )
+            result = self.config.executor.label_corpus(
+                self.store,
+                self.config.task,
+                self.config.teacher,
+                corpus,
+                output,
+                dataset=dataset,
+                run_id=run_id,
+                progress=callback,
+            )
+            self.store.finish_run(run_id, "finished", result.to_dict())
+        return result
+
+    def predict_corpus(
+        self,
+        corpus: str | Path,
+        output: str | Path,
+        *,
+        dataset: str | None = None,
+        progress: ProgressFactory | None = None,
+    ) -> CorpusResult:
+        """Run the latest trained student over a folder of shards, as :meth:`label_corpus`."""
+        if dataset in DATASETS:
+            raise ConfigError(
+                f"dataset '{dataset}': merge a corpus into a data set of its own name, not "
+                "one a config file fills"
+            )
+        progress = progress or log_progress
+        student, source, model_dir = self._trained()
+        callback = progress(f"predict {corpus}", self._corpus_total(corpus, output))
+        with self._ending_runs():
+            run_id = self.store.start_run(
+                "predict", {"corpus": str(corpus), "output": str(output), "source": source}
+            )
+            result = self.config.executor.predict_corpus(
+                self.store,
+                self.config.task,
+                student,
+                corpus,
+                output,
+                source=source,
+                model_dir=model_dir,
+                dataset=dataset,
                 progress=callback,
             )
             self.store.finish_run(run_id, "finished", result.to_dict())

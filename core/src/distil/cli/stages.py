@@ -86,6 +86,26 @@ def _print_label(result: Any) -> None:
         console.print(line, highlight=False, markup=False)
 
 
+def _print_corpus(result: Any) -> None:
+    r = result.to_dict()
+    verb = "labelled" if r["stage"] == "label" else "predicted"
+    line = (
+        f"{verb} {r['answered']} examples of {r['corpus']} with {r['source']}: "
+        f"{r['shards'] - r['shards_done_before']} of {r['shards']} shard(s) in this run "
+        f"({r['shards_done_before']} done before), results in {r['output']}"
+    )
+    if r["stage"] == "label":
+        line += f"; {r['failures']} failure(s)"
+    if r["rejected"]:
+        line += f"; {r['rejected']} row(s) that did not load (kept as 'rejected' lines)"
+    if r["dataset"]:
+        line += f"; {r['merged']} merged into '{r['dataset']}'"
+    console = _console()
+    console.print(line, highlight=False, markup=False)
+    if r.get("ledger"):
+        console.print(f"ledger: {_ledger_line(r['ledger'])}", highlight=False, markup=False)
+
+
 def _failures(r: dict[str, Any]) -> str:
     """``2 parse failure(s) (1.0%)``, with the requests that got no answer (timeouts, dropped
     connections, server errors after every retry) counted apart: they are not parse failures."""
@@ -239,9 +259,31 @@ def register(app: typer.Typer) -> None:
             "--wait/--no-wait",
             help="When another distil label works on this store: wait for it, or refuse.",
         ),
+        corpus: Path | None = typer.Option(
+            None,
+            "--corpus",
+            help="Label a folder of JSONL/Parquet shards where it lies (needs --output).",
+        ),
+        output: Path | None = typer.Option(
+            None, "--output", help="With --corpus: the folder for the result shards."
+        ),
+        into: str | None = typer.Option(
+            None,
+            "--into",
+            help="With --corpus: also merge the results into the store as this data set.",
+        ),
         overrides: list[str] | None = Override,
     ) -> None:
         """Label a data set with the teacher (resumable: answered examples are skipped)."""
+        if corpus is not None or output is not None or into is not None:
+            if corpus is None or output is None:
+                raise typer.BadParameter("--corpus and --output go together")
+            with _open(config, overrides) as project, _progress() as progress:
+                corpus_result = project.label_corpus(
+                    corpus, output, dataset=into, progress=progress, wait=wait, on_wait=_waiting
+                )
+            _print_corpus(corpus_result)
+            return
         if dry_run:
             with _open(config, overrides) as project:
                 plan = project.plan_label(dataset, n=n, limit=limit)
@@ -259,6 +301,45 @@ def register(app: typer.Typer) -> None:
             )
         _print_label(result)
         _print_failures(result.to_dict(), config)
+
+    @app.command("predict")
+    def predict(
+        config: Path = CONFIG,
+        dataset: str = typer.Option("train", help="Which data set of the store to predict."),
+        limit: int | None = typer.Option(None, help="Predict only the first N examples."),
+        corpus: Path | None = typer.Option(
+            None,
+            "--corpus",
+            help="Predict a folder of JSONL/Parquet shards where it lies (needs --output).",
+        ),
+        output: Path | None = typer.Option(
+            None, "--output", help="With --corpus: the folder for the result shards."
+        ),
+        into: str | None = typer.Option(
+            None,
+            "--into",
+            help="With --corpus: also merge the results into the store as this data set.",
+        ),
+        overrides: list[str] | None = Override,
+    ) -> None:
+        """Run the latest trained student over a data set or a corpus (resumable)."""
+        if corpus is not None or output is not None or into is not None:
+            if corpus is None or output is None:
+                raise typer.BadParameter("--corpus and --output go together")
+            with _open(config, overrides) as project, _progress() as progress:
+                corpus_result = project.predict_corpus(
+                    corpus, output, dataset=into, progress=progress
+                )
+            _print_corpus(corpus_result)
+            return
+        with _open(config, overrides) as project, _progress() as progress:
+            project.import_data()
+            result = project.predict(dataset, progress=progress, limit=limit)
+        r = result.to_dict()
+        typer.echo(
+            f"predicted {r['predicted']} of {r['total']} '{r['dataset']}' examples "
+            f"({r['already_done']} already done) with {r['source']}"
+        )
 
     @app.command("train")
     def train(config: Path = CONFIG, overrides: list[str] | None = Override) -> None:

@@ -118,3 +118,17 @@ def ledger_line(ledger: dict[str, Any]) -> str:
         f"{line}), {ledger['input_tokens']:,} tokens in{prompt_cache_note(ledger)} / "
         f"{ledger['output_tokens']:,} out, cost {format_cost(ledger.get('cost'))}"
     )
+
+
+def sum_ledgers(total: dict[str, Any] | None, ledger: dict[str, Any]) -> dict[str, Any]:
+    """``total`` plus ``ledger`` (both as :meth:`Ledger.to_dict` gives them): counts, tokens,
+    money and waits add up; ``cost`` and ``cache_saving`` stay None only while every part's
+    is. For a run made of parts (the shards of a corpus, the workers of a cluster)."""
+    out = dict(total or {})
+    for key, value in ledger.items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            if value is not None or key not in out:
+                out.setdefault(key, value)
+        else:
+            out[key] = (out.get(key) or 0) + value
+    return out
