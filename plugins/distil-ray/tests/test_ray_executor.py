@@ -1,6 +1,9 @@
 """The ray.v1 executor on a local 2-CPU Ray: the real OpenAI SDK against the loopback server as
 the teacher, a really trained scikit-learn student, and workers killed in the middle of a job.
 
+The corpus tests give ray.v1 a folder of the user's JSONL and Parquet shards, read where they
+lie: each label task (or predict actor) writes the result shard of the input shard it was given.
+
 The loopback server records every request, so "asked once" is counted where it matters: at the
 LLM's door, by the text it was asked about.
 """
@@ -18,6 +21,7 @@ import pytest
 
 import distil
 from distil.project import Project
+from distil.store.corpus import iter_results
 from distil.store.sqlite import Store
 from distil.testing.loopback import LoopbackLLM
 from distil.testing.loopback_openai import install_openai
@@ -307,3 +311,129 @@ def test_student_inference_on_an_actor_pool_equals_local_predict_loading_once_pe
     assert (again.predicted, again.already_done) == (0, len(examples))  # nothing sent again
     assert executor.last_job["batches"] == 0
     assert not any((tmp_path / "ray-shards" / "predict").glob("*/out/*.parquet"))
+
+
+# -- a corpus of the user's shards, read where they lie (never through the store) ----------
+
+
+def make_corpus(root: Path, shared_data: Path, n: int = 90) -> list[dict[str, Any]]:
+    """``n`` sms_spam test rows (emoji added) in three shards: two JSONL, one Parquet, nested."""
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    lines = (shared_data / "sms_spam" / "test.jsonl").read_text().splitlines()[:n]
+    rows = [json.loads(line) for line in lines]
+    for r in rows:
+        r["text"] += " 📨"
+    third = n // 3
+    (root / "x").mkdir(parents=True)
+    (root / "x" / "a.jsonl").write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows[:third])
+    )
+    (root / "b.jsonl").write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows[third : 2 * third])
+    )
+    pq.write_table(pa.Table.from_pylist(rows[2 * third :]), root / "x" / "c.parquet")
+    return rows
+
+
+def answers(out: Path) -> dict[str, list[str]]:
+    return {
+        r["example"]["id"]: r["prediction"]["output"]["labels"]
+        for shard in sorted(out.rglob("*.jsonl"))
+        for r in iter_results(shard)
+        if "prediction" in r
+    }
+
+
+def test_ray_labels_a_corpus_where_it_lies_like_the_local_executor(
+    ray_cluster: Any, tmp_path: Path, shared_data: Path
+) -> None:
+    rows = make_corpus(tmp_path / "corpus", shared_data)
+    with LoopbackLLM(answer=answer) as server:
+        install_openai(server)
+        with Project.from_config(write_config(tmp_path / "local", shared_data, server.url)) as p:
+            local = p.label_corpus(tmp_path / "corpus", tmp_path / "out-local")
+        server.requests.clear()
+        cfg = write_config(tmp_path / "ray", shared_data, server.url, executor=RAY)
+        with Project.from_config(cfg) as p:
+            assert isinstance(p.config.executor, RayExecutor)
+            result = p.label_corpus(tmp_path / "corpus", tmp_path / "out-ray", dataset="archive")
+            ray_asks = asked(server)
+            again = p.label_corpus(tmp_path / "corpus", tmp_path / "out-ray", dataset="archive")
+            merged = p.store.predictions(result.source, dataset="archive")
+            count = p.store.count_examples("archive")
+            in_train = p.store.count_examples("train")
+
+    assert result.source == local.source
+    assert answers(tmp_path / "out-ray") == answers(tmp_path / "out-local")
+    assert len(answers(tmp_path / "out-ray")) == len(rows)
+    assert sorted(ray_asks.values()) == [1] * len(rows)  # every text asked once
+    assert (result.shards, result.answered, result.failures) == (3, len(rows), 0)
+    assert result.ledger is not None and result.ledger["requests"] == len(rows)
+    assert (again.shards_done_before, again.answered, again.merged) == (3, 0, 0)
+    assert count == len(merged) == result.merged == len(rows)
+    assert in_train == 0  # nothing else was imported: the corpus never went through the store
+    assert not (tmp_path / "ray" / "ray-shards").exists()  # no input shards written
+
+
+def test_a_worker_killed_mid_shard_is_retried_asking_nothing_twice(
+    ray_cluster: Any, tmp_path: Path, shared_data: Path
+) -> None:
+    rows = make_corpus(tmp_path / "corpus", shared_data)
+    marker = tmp_path / "killed"
+    with LoopbackLLM(answer=answer) as server:
+        install_openai(server)
+        cfg = write_config(tmp_path, shared_data, server.url, executor=RAY)
+        with Project.from_config(cfg, overrides=ONE_AT_A_TIME) as p:
+            executor = p.config.executor
+            assert isinstance(executor, RayExecutor)
+            executor.fault = {"exit_after": 7, "marker": str(marker)}
+            result = p.label_corpus(tmp_path / "corpus", tmp_path / "out")
+        asks = asked(server)
+
+    assert marker.exists()  # a worker really died (os._exit) after writing 7 answers
+    assert max(asks.values()) == 1 and sum(asks.values()) == len(rows)
+    keys = [r["key"] for shard in (tmp_path / "out").rglob("*.jsonl") for r in iter_results(shard)]
+    assert len(keys) == len(set(keys)) == len(rows)  # none lost, none twice
+    assert result.answered == len(rows)
+    assert not list((tmp_path / "out").rglob("*.partial"))
+
+
+def test_ray_predicts_a_corpus_on_an_actor_pool_like_local_predict(
+    ray_cluster: Any, tmp_path: Path, shared_data: Path
+) -> None:
+    from distil_sklearn.student import SklearnTextcat
+
+    rows = make_corpus(tmp_path / "corpus", shared_data, n=300)
+    task = distil.TextCat(["ham", "spam"])
+    train = [
+        (ex, distil.Categories(labels=ex.labels or []))
+        for ex in distil.read_jsonl(shared_data / "sms_spam" / "train.jsonl").examples[:400]
+    ]
+    student = SklearnTextcat()
+    student.fit(task, train)
+    student.save(tmp_path / "model")
+    with Store(tmp_path / "distil.db") as store:
+        local = distil.LocalExecutor().predict_corpus(
+            store, task, student, tmp_path / "corpus", tmp_path / "local", source="s"
+        )
+        executor = RayExecutor(predict_batch_size=25, predict_actors=2, predict_cpus=0.5)
+        remote = executor.predict_corpus(
+            store,
+            task,
+            student,
+            tmp_path / "corpus",
+            tmp_path / "ray",
+            source="s",
+            model_dir=tmp_path / "model",
+            dataset="scored",
+        )
+        job = executor.last_job
+        scored = store.count_examples("scored")
+    assert answers(tmp_path / "ray") == answers(tmp_path / "local")
+    assert remote.answered == local.answered == len(rows) == scored == remote.merged
+    assert 1 <= len(job["actor_pids"]) <= 2
+    gold = {r["id"]: r["labels"] for r in rows}
+    right = sum(answers(tmp_path / "ray")[i] == gold[i] for i in gold)
+    assert right / len(rows) > 0.85  # a real student

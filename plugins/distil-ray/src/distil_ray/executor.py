@@ -22,7 +22,7 @@ import json
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +31,13 @@ from distil import ConfigError, DistilError, Prediction, Student, Task, Teacher,
 
 from .services import RemoteLimiter, ResultLog, SharedBudget
 from .shards import job_key, merge_results, read_prediction_shards, write_input_shards
-from .workers import StudentPredictor, label_batch, read_shards
+from .workers import (
+    CorpusPredictor,
+    StudentPredictor,
+    label_batch,
+    label_corpus_shard,
+    read_shards,
+)
 
 if TYPE_CHECKING:
     from distil import Store
@@ -62,6 +68,22 @@ def _distil_cause(exc: BaseException) -> DistilError | None:
             return e
         todo += [e.__cause__, e.__context__, getattr(e, "cause", None)]
     return None
+
+
+class _Tally:
+    """A label job's running totals (nothing holds its predictions)."""
+
+    def __init__(self) -> None:
+        self.labelled = 0
+        self.failures = 0
+        self.usage = Usage(attempts=0, cached=True)
+        self.ledger: dict[str, Any] = {}
+
+    def add(self, teacher: Teacher, preds: list[Prediction]) -> None:
+        self.labelled += len(preds)
+        self.failures += sum(1 for p in preds if not p.ok)
+        self.usage = sum((p.usage for p in preds), self.usage)
+        self.ledger = distil.sum_ledgers(self.ledger, RayExecutor._ledger(teacher, preds))
 
 
 class RayExecutor(distil.Executor):
@@ -175,6 +197,45 @@ class RayExecutor(distil.Executor):
         mode: str = "online",
         **options: Any,
     ) -> distil.LabelResult:
+        self._check_label(teacher, mode)
+        started = time.perf_counter()
+        source = teacher.source(task)
+        job = self.job_dir(store, "label", source)
+        recovered = merge_results(job / "results", store, source, run_id, dataset=dataset)
+        total, already = distil.pending_counts(store, dataset, source, limit)
+        tally = _Tally()
+        if total > already:
+            self._run_label(
+                job,
+                store,
+                task,
+                teacher,
+                source,
+                total - already,
+                run_id,
+                progress,
+                dataset,
+                tally,
+                store.pending_examples(dataset, source, limit=limit),
+            )
+            merge_results(job / "results", store, source, run_id, dataset=dataset)  # and cache
+        shutil.rmtree(job, ignore_errors=True)
+        self.last_job = {"stage": "label", "recovered": recovered, "sent": total - already}
+        return distil.LabelResult(
+            source=source,
+            dataset=dataset,
+            total=total,
+            already_done=already,
+            labelled=tally.labelled,
+            failures=tally.failures,
+            seconds=time.perf_counter() - started,
+            usage=tally.usage.model_dump() if tally.labelled else {},
+            ledger=(self._ledgers or tally.ledger) if tally.labelled else {},
+        )
+
+    @staticmethod
+    def _check_label(teacher: Teacher, mode: str) -> None:
+        """Refuse the ``[label]`` settings this executor cannot honour, naming them."""
         if mode != "online":
             raise ConfigError(
                 f'label.mode = "{mode}": the ray.v1 executor sends online requests only; '
@@ -186,35 +247,10 @@ class RayExecutor(distil.Executor):
                 "label.budget: a budget is not enforced across Ray workers (each would hold its "
                 "own); remove it, or label with the local executor"
             )
-        started = time.perf_counter()
-        source = teacher.source(task)
-        job = self.job_dir(store, "label", source)
-        recovered = merge_results(job / "results", store, source, run_id, dataset=dataset)
-        examples, pending = distil.pending_examples(store, dataset, source, limit)
-        preds: list[Prediction] = []
-        if pending:
-            preds = self._run_label(
-                job, store, task, teacher, source, pending, run_id, progress, dataset
-            )
-            merge_results(job / "results", store, source, run_id, dataset=dataset)  # and cache
-        shutil.rmtree(job, ignore_errors=True)
-        usage = sum((p.usage for p in preds), Usage(attempts=0, cached=True))
-        self.last_job = {"stage": "label", "recovered": recovered, "sent": len(pending)}
-        return distil.LabelResult(
-            source=source,
-            dataset=dataset,
-            total=len(examples),
-            already_done=len(examples) - len(pending),
-            labelled=len(preds),
-            failures=sum(1 for p in preds if not p.ok),
-            seconds=time.perf_counter() - started,
-            usage=usage.model_dump() if preds else {},
-            ledger=(self._ledgers or self._ledger(teacher, preds)) if preds else {},
-        )
 
     @staticmethod
     def _ledger(teacher: Teacher, preds: list[Prediction]) -> dict[str, Any]:
-        """The run's ledger without worker ledgers (a teacher that keeps none): from the usage."""
+        """A ledger from the answers' usage, for a teacher whose workers keep none."""
         provider = getattr(teacher, "provider", None)
         priced = [p.usage.cost for p in preds if p.usage.cost]
         return {
@@ -233,14 +269,7 @@ class RayExecutor(distil.Executor):
 
     def _add_ledger(self, ledger: dict[str, Any]) -> None:
         """Sum one worker batch's ledger into the run's (counts, tokens, cost, waits)."""
-        total = self._ledgers
-        for key, value in ledger.items():
-            if key == "provider" or not isinstance(value, int | float) or isinstance(value, bool):
-                total.setdefault(key, value)
-            else:
-                total[key] = (total.get(key) or 0) + value
-        if ledger.get("cost") is None and "cost" not in total:
-            total["cost"] = None
+        self._ledgers = distil.sum_ledgers(self._ledgers, ledger)
 
     def _shippable(self, teacher: Teacher, budget: Any, limits: tuple[bool, bool]) -> bytes:
         """The teacher pickled for the workers: no store cache, the shared limiter, no host."""
@@ -285,18 +314,20 @@ class RayExecutor(distil.Executor):
         task: Task,
         teacher: Teacher,
         source: str,
-        pending: list[distil.Example],
+        pending: int,
         run_id: str | None,
         progress: Progress | None,
         dataset: str,
-    ) -> list[Prediction]:
+        tally: _Tally,
+        pages: Iterable[Sequence[distil.Example]],
+    ) -> None:
         import cloudpickle
 
         ray = self.ray()
         shards = write_input_shards(
-            pending,
+            pages,
             job / "input",
-            self._rows_per_shard(len(pending), self.label_batch_size, self.label_tasks),
+            self._rows_per_shard(pending, self.label_batch_size, self.label_tasks),
         )
         log = ray.remote(ResultLog).options(num_cpus=0).remote(str(job / "results"))
         budget, limits = self._budget_actor(ray, teacher)
@@ -318,7 +349,6 @@ class RayExecutor(distil.Executor):
             # Data retries without limit by default; a limit needs its (deprecated) remote args.
             **({} if self.max_retries is None else {"max_retries": self.max_retries}),
         )
-        out: list[Prediction] = []
         self._ledgers = {}
         try:
             for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
@@ -329,7 +359,7 @@ class RayExecutor(distil.Executor):
                 if run_id is not None:
                     preds = [p.model_copy(update={"run_id": run_id}) for p in preds]
                 store.add_predictions(preds, dataset)  # committed before progress is reported
-                out += preds
+                tally.add(teacher, preds)
                 if progress is not None:
                     progress(len(preds))
         except Exception as exc:
@@ -343,7 +373,6 @@ class RayExecutor(distil.Executor):
                 ray.kill(budget)
             ray.get(log.close.remote())
             ray.kill(log)
-        return out
 
     # -- predict ------------------------------------------------------------------------------
     def predict(
@@ -366,18 +395,18 @@ class RayExecutor(distil.Executor):
             if out_dir.is_dir()
             else 0
         )
-        examples, pending = distil.pending_examples(store, dataset, source, limit)
+        total, already = distil.pending_counts(store, dataset, source, limit)
         pids: set[int] = set()
         loads: dict[int, int] = {}
         batches = 0
-        if pending:
+        if total > already:
             import cloudpickle
 
             ray = self.ray()
             shards = write_input_shards(
-                pending,
+                store.pending_examples(dataset, source, limit=limit),
                 job / "input",
-                self._rows_per_shard(len(pending), self.predict_batch_size, self.predict_actors),
+                self._rows_per_shard(total - already, self.predict_batch_size, self.predict_actors),
             )
             blob = cloudpickle.dumps(type(student) if model_dir is not None else student)
             ds = self._dataset(ray, shards).map_batches(
@@ -414,8 +443,163 @@ class RayExecutor(distil.Executor):
         return distil.PredictResult(
             source=source,
             dataset=dataset,
-            total=len(examples),
-            already_done=len(examples) - len(pending),
-            predicted=len(pending),
+            total=total,
+            already_done=already,
+            predicted=total - already,
             seconds=time.perf_counter() - started,
         )
+
+    # -- a corpus of the user's shards ------------------------------------------------------
+    def _corpus_dataset(self, ray: Any, todo: list[distil.CorpusShard]) -> Any:
+        """The shards to do as a dataset of one item (one block) each: one call per shard."""
+        items = [{"path": str(s.path), "output": str(s.output)} for s in todo]
+        return ray.data.from_items(items, override_num_blocks=max(1, len(items)))
+
+    def label_corpus(
+        self,
+        store: Store,
+        task: Task,
+        teacher: Teacher,
+        corpus: str | Path,
+        output: str | Path,
+        *,
+        dataset: str | None = None,
+        run_id: str | None = None,
+        progress: Progress | None = None,
+    ) -> distil.CorpusResult:
+        """Label a folder of shards on the cluster: each label task reads an input shard where
+        it lies and writes its result shard itself (``output`` must be reachable by every node);
+        the driver only reads the finished shards' counts, and merges them with ``dataset``."""
+        import cloudpickle
+
+        self._check_label(teacher, "online")
+        started = time.perf_counter()
+        source = teacher.source(task)
+        shards = distil.corpus_shards(corpus, output)
+        result = distil.CorpusResult("label", source, str(corpus), str(output), len(shards))
+        result.dataset = dataset
+        todo = []
+        for shard in shards:
+            if distil.shard_done(shard, "label", source):
+                result.shards_done_before += 1
+                if dataset is not None:
+                    result.merged += distil.merge_shard(shard, store, dataset, run_id)
+            else:
+                todo.append(shard)
+        self._ledgers = {}
+        if todo:
+            ray = self.ray()
+            budget, limits = self._budget_actor(ray, teacher)
+            fn_kwargs = {
+                "teacher_blob": self._shippable(teacher, budget, limits),
+                "task_blob": cloudpickle.dumps(task),
+                "source": source,
+                "plugins": loaded_plugins(teacher),
+                "batch_size": self.label_batch_size,
+                "fault": self.fault,
+            }
+            ds = self._corpus_dataset(ray, todo).map_batches(
+                label_corpus_shard,
+                batch_size=1,
+                concurrency=self.label_tasks,
+                num_cpus=self.label_cpus,
+                fn_kwargs=fn_kwargs,
+                **({} if self.max_retries is None else {"max_retries": self.max_retries}),
+            )
+            try:
+                self._collect_corpus(ds, todo, store, result, dataset, run_id, progress)
+            except Exception as exc:
+                cause = _distil_cause(exc)
+                if cause is not None:
+                    raise cause from None
+                raise
+            finally:
+                if budget is not None:
+                    self.budget_stats = ray.get(budget.stats.remote())
+                    ray.kill(budget)
+        result.ledger = self._ledgers or None
+        result.seconds = time.perf_counter() - started
+        self.last_job = {"stage": "label", "corpus": str(corpus), "sent_shards": len(todo)}
+        return result
+
+    def _collect_corpus(
+        self,
+        ds: Any,
+        todo: list[distil.CorpusShard],
+        store: Store,
+        result: distil.CorpusResult,
+        dataset: str | None,
+        run_id: str | None,
+        progress: Progress | None,
+    ) -> set[int]:
+        """Take the finished shards as Ray reports them: count, merge, report progress."""
+        pids: set[int] = set()
+        by_output = {str(shard.output): shard for shard in todo}
+        for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+            for i, output in enumerate(batch["output"]):
+                counts = json.loads(batch["counts"][i])
+                result.answered += counts["answered"]
+                result.failures += counts["failures"]
+                result.rejected += counts["rejected"]
+                if "ledger" in batch and batch["ledger"][i]:
+                    self._add_ledger(json.loads(batch["ledger"][i]))
+                if "pid" in batch:
+                    pids.add(int(batch["pid"][i]))
+                if dataset is not None:
+                    shard = by_output[str(output)]
+                    result.merged += distil.merge_shard(shard, store, dataset, run_id)
+                if progress is not None:
+                    progress(counts["answered"] + counts["rejected"])
+        return pids
+
+    def predict_corpus(
+        self,
+        store: Store,
+        task: Task,
+        student: Student,
+        corpus: str | Path,
+        output: str | Path,
+        *,
+        source: str,
+        model_dir: str | Path | None = None,
+        dataset: str | None = None,
+        progress: Progress | None = None,
+    ) -> distil.CorpusResult:
+        """Predict a folder of shards on an actor pool; each actor loads the student once and
+        writes the result shard of each input shard it is given."""
+        import cloudpickle
+
+        started = time.perf_counter()
+        shards = distil.corpus_shards(corpus, output)
+        result = distil.CorpusResult("predict", source, str(corpus), str(output), len(shards))
+        result.dataset = dataset
+        todo = []
+        for shard in shards:
+            if distil.shard_done(shard, "predict", source):
+                result.shards_done_before += 1
+                if dataset is not None:
+                    result.merged += distil.merge_shard(shard, store, dataset)
+            else:
+                todo.append(shard)
+        pids: set[int] = set()
+        if todo:
+            ray = self.ray()
+            ds = self._corpus_dataset(ray, todo).map_batches(
+                CorpusPredictor,
+                fn_constructor_kwargs={
+                    "student_blob": cloudpickle.dumps(
+                        type(student) if model_dir is not None else student
+                    ),
+                    "model_dir": str(model_dir) if model_dir is not None else None,
+                    "source": source,
+                    "plugins": loaded_plugins(),
+                    "batch_size": self.predict_batch_size,
+                },
+                batch_size=1,
+                concurrency=self.predict_actors,
+                num_cpus=self.predict_cpus,
+            )
+            pids = self._collect_corpus(ds, todo, store, result, dataset, None, progress)
+        result.seconds = time.perf_counter() - started
+        self.last_job = {"stage": "predict", "corpus": str(corpus), "actor_pids": sorted(pids)}
+        return result

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,8 +41,11 @@ def job_key(source: str) -> str:
     return hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
 
 
-def write_input_shards(examples: Sequence[Example], folder: Path, rows_per_shard: int) -> Path:
-    """Write ``examples`` as Parquet shards of ``rows_per_shard`` rows; return the folder.
+def write_input_shards(
+    pages: Iterable[Sequence[Example]], folder: Path, rows_per_shard: int
+) -> Path:
+    """Write the examples of ``pages`` as Parquet shards of ``rows_per_shard`` rows; return the
+    folder. Pages are read one at a time (the store's pending pages): memory holds a shard.
 
     Columns: ``id``, ``text`` and ``example`` (the whole record as JSON, so meta survives).
     """
@@ -52,8 +55,11 @@ def write_input_shards(examples: Sequence[Example], folder: Path, rows_per_shard
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("*.parquet"):
         old.unlink()
-    for n, start in enumerate(range(0, len(examples), rows_per_shard)):
-        chunk = examples[start : start + rows_per_shard]
+    chunk: list[Example] = []
+    n = 0
+
+    def flush() -> None:
+        nonlocal chunk, n
         table = pa.table(
             {
                 "id": [ex.id for ex in chunk],
@@ -62,6 +68,15 @@ def write_input_shards(examples: Sequence[Example], folder: Path, rows_per_shard
             }
         )
         pq.write_table(table, folder / f"part-{n:05d}.parquet")
+        chunk, n = [], n + 1
+
+    for page in pages:
+        for ex in page:
+            chunk.append(ex)
+            if len(chunk) >= rows_per_shard:
+                flush()
+    if chunk:
+        flush()
     return folder
 
 

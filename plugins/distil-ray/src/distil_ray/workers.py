@@ -193,3 +193,113 @@ class StudentPredictor:
             "loads": [LOADS],
             "batch_of_actor": [self.batches],
         }
+
+
+# -- a corpus of the user's shards (distil.store.corpus) ---------------------------------------
+#
+# One input shard per call, and one worker writes its result shard: no actor takes the answers.
+# A retried call (its worker died) reopens the partial result shard and goes on from there.
+
+
+def _shard_counts(path: Path) -> dict[str, int]:
+    from distil import count_results
+
+    counts = count_results(path)
+    return {"answered": counts.answered, "failures": counts.failures, "rejected": counts.rejected}
+
+
+def label_corpus_shard(
+    batch: dict[str, Any],
+    *,
+    teacher_blob: bytes,
+    task_blob: bytes,
+    source: str,
+    plugins: list[tuple[str, str]],
+    batch_size: int,
+    fault: dict[str, Any] | None = None,
+) -> dict[str, list[Any]]:
+    """Label the input shards named in ``batch`` (one, as the executor sends them)."""
+    import cloudpickle
+
+    from distil import CorpusShard, ResultShard, ShardRows, shard_done
+
+    out: dict[str, list[Any]] = {"output": [], "counts": [], "ledger": []}
+    for path, output in zip(batch["path"], batch["output"], strict=True):
+        shard = CorpusShard(Path(path), Path(output))
+        ledger = ""
+        if not shard_done(shard, "label", source):
+            use_plugins(plugins)
+            teacher = cloudpickle.loads(teacher_blob)
+            task = cloudpickle.loads(task_blob)
+            cache = CollectingCache()
+            teacher.cache = cache
+            # the result shard is this job's durable record: each answer is written (and
+            # flushed) as it arrives, so a killed worker loses none it received
+            teacher.write_rows = 1
+            result = ResultShard(shard, "label", source)
+            rows = ShardRows(shard, result, batch_size)
+
+            def write(
+                preds: list[Prediction], rows: ShardRows = rows, cache: CollectingCache = cache
+            ) -> None:
+                rows.write(preds, cache.take())
+                if fault:
+                    _LOGGED[fault["marker"]] = _LOGGED.get(fault["marker"], 0) + len(preds)
+                    _maybe_die(fault)
+
+            try:
+                asyncio.run(teacher.astream(task, rows.pages(), on_results=write))
+                result.finish()
+            finally:
+                result.close()
+            ledger = json.dumps(teacher.ledger.to_dict())
+        out["output"].append(str(shard.output))
+        out["counts"].append(json.dumps(_shard_counts(shard.output)))
+        out["ledger"].append(ledger)
+    return out
+
+
+class CorpusPredictor:
+    """One actor of the corpus predict pool: loads the student once, then predicts shard after
+    shard, each into its own result shard (resumable like the label shards)."""
+
+    def __init__(
+        self,
+        *,
+        student_blob: bytes,
+        model_dir: str | None,
+        source: str,
+        plugins: list[tuple[str, str]],
+        batch_size: int,
+    ) -> None:
+        import cloudpickle
+
+        global LOADS
+        use_plugins(plugins)
+        LOADS += 1
+        loaded = cloudpickle.loads(student_blob)
+        self.student = loaded.load(model_dir) if model_dir is not None else loaded
+        self.source = source
+        self.batch_size = batch_size
+        self.pid = os.getpid()
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
+        from distil import CorpusShard, ResultShard, ShardRows, shard_done
+
+        out: dict[str, list[Any]] = {"output": [], "counts": [], "pid": [], "loads": []}
+        for path, output in zip(batch["path"], batch["output"], strict=True):
+            shard = CorpusShard(Path(path), Path(output))
+            if not shard_done(shard, "predict", self.source):
+                result = ResultShard(shard, "predict", self.source)
+                rows = ShardRows(shard, result, self.batch_size)
+                try:
+                    for page in rows.pages():
+                        rows.write(student_predictions(self.student, page, self.source))
+                    result.finish()
+                finally:
+                    result.close()
+            out["output"].append(str(shard.output))
+            out["counts"].append(json.dumps(_shard_counts(shard.output)))
+            out["pid"].append(self.pid)
+            out["loads"].append(LOADS)
+        return out
