@@ -224,10 +224,14 @@ class ResultShard:
         self.path = shard.partial
         check_owner(self.path, stage, source)
         self.done: set[str] = set()
+        #: What the shard holds so far, an earlier attempt's lines included.
+        self.counts = ShardCounts()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.exists():
             self._repair()
-            self.done = {r["key"] for r in iter_results(self.path)}
+            for record in iter_results(self.path):
+                self.done.add(record["key"])
+                self.counts.count(record)
         fresh = read_header(self.path) is None
         self._fh: IO[str] = self.path.open("a" if not fresh else "w", encoding="utf-8")
         if fresh:
@@ -251,12 +255,21 @@ class ResultShard:
 
     def append(self, records: Iterable[dict[str, Any]]) -> int:
         """Append the records not written yet; flushed to the OS before this returns."""
+        return self.append_lines(
+            (r["key"], json.dumps(r, ensure_ascii=False, separators=(",", ":")), _kind(r))
+            for r in records
+        )
+
+    def append_lines(self, lines: Iterable[tuple[str, str, str]]) -> int:
+        """:meth:`append` for lines already serialised: ``(key, JSON line, kind)``, the kind
+        ``answered``, ``failed`` or ``rejected``."""
         n = 0
-        for record in records:
-            if record["key"] in self.done:
+        for key, line, kind in lines:
+            if key in self.done:
                 continue
-            self._fh.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
-            self.done.add(record["key"])
+            self._fh.write(line + "\n")
+            self.done.add(key)
+            self.counts.add(kind)
             n += 1
         if n:
             self._fh.flush()
@@ -289,47 +302,61 @@ def rejected_record(error: LineError) -> dict[str, Any]:
     }
 
 
-def result_records(
-    examples: dict[str, Example],
+def result_lines(
+    examples: dict[str, tuple[Example, str]],
     predictions: Iterable[Prediction],
     cache: list[Any] | None = None,
-) -> list[dict[str, Any]]:
-    """Result lines of ``predictions``, ``examples`` by example id; ``cache`` on the first."""
-    records: list[dict[str, Any]] = []
+) -> list[tuple[str, str, str]]:
+    """Result lines of ``predictions`` as :meth:`ResultShard.append_lines` takes them;
+    ``examples`` maps an example id to the example and its key; ``cache`` goes on the first.
+
+    Each line is put together from pydantic's own JSON (no dict in between): this is the hot
+    path of a corpus job.
+    """
+    lines: list[tuple[str, str, str]] = []
+    entries = json.dumps([list(e) for e in cache], ensure_ascii=False) if cache else "[]"
     for pred in predictions:
-        ex = examples[pred.example_id]
-        records.append(
-            {
-                "key": example_key(ex),
-                "example": ex.model_dump(mode="json", exclude_none=True),
-                "prediction": pred.model_dump(mode="json"),
-                "cache": [],
-            }
+        ex, key = examples[pred.example_id]
+        line = (
+            f'{{"key":"{key}","example":{ex.model_dump_json(exclude_none=True)},'
+            f'"prediction":{pred.model_dump_json()},"cache":{entries}}}'
         )
-    if records and cache:
-        records[0]["cache"] = [list(entry) for entry in cache]
-    return records
+        lines.append((key, line, "answered" if pred.ok else "failed"))
+        entries = "[]"
+    return lines
+
+
+def _kind(record: dict[str, Any]) -> str:
+    if "rejected" in record:
+        return "rejected"
+    pred = record.get("prediction") or {}
+    return "failed" if pred.get("error") is not None or pred.get("output") is None else "answered"
 
 
 @dataclass
 class ShardCounts:
-    """What one result shard holds."""
+    """What one result shard holds: answers (failed ones among them), rejected rows."""
 
     answered: int = 0
     failures: int = 0
     rejected: int = 0
 
+    def add(self, kind: str) -> None:
+        if kind == "rejected":
+            self.rejected += 1
+            return
+        self.answered += 1
+        self.failures += kind == "failed"
+
+    def count(self, record: dict[str, Any]) -> None:
+        self.add(_kind(record))
+
 
 def count_results(path: Path) -> ShardCounts:
+    """Count a finished result shard's lines (for one a worker did not write in this run)."""
     counts = ShardCounts()
     for record in iter_results(path):
-        if "rejected" in record:
-            counts.rejected += 1
-            continue
-        counts.answered += 1
-        pred = record["prediction"]
-        if pred.get("error") is not None or pred.get("output") is None:
-            counts.failures += 1
+        counts.count(record)
     return counts
 
 
@@ -395,9 +422,8 @@ class CorpusResult:
     def docs_per_s(self) -> float:
         return self.answered / self.seconds if self.seconds > 0 else 0.0
 
-    def add(self, path: Path) -> None:
-        """Count a finished result shard into this run's figures."""
-        counts = count_results(path)
+    def add(self, counts: ShardCounts) -> None:
+        """Count a shard this run finished into the run's figures."""
         self.answered += counts.answered
         self.failures += counts.failures
         self.rejected += counts.rejected
@@ -416,7 +442,7 @@ class ShardRows:
 
     def __init__(self, shard: CorpusShard, out: ResultShard, batch_size: int) -> None:
         self.shard, self.out, self.batch_size = shard, out, batch_size
-        self.live: dict[str, Example] = {}
+        self.live: dict[str, tuple[Example, str]] = {}
         self.first_line: dict[str, int] = {}
 
     def pages(self) -> Iterator[list[Example]]:
@@ -431,16 +457,18 @@ class ShardRows:
                 if first != line:
                     reason = f"duplicate id {row.id!r} in this shard (first seen on row {first})"
                     rejected.append(LineError(self.shard.path, line, reason, row.text))
-                elif example_key(row) not in self.out.done:
-                    page.append(row)
+                else:
+                    key = example_key(row)
+                    if key not in self.out.done:
+                        page.append(row)
+                        self.live[row.id] = (row, key)
             self.out.append(rejected_record(e) for e in rejected)
             if page:
-                self.live.update((ex.id, ex) for ex in page)
                 yield page
 
     def write(self, preds: list[Prediction], cache: list[Any] | None = None) -> None:
         examples = {p.example_id: self.live.pop(p.example_id) for p in preds}
-        self.out.append(result_records(examples, preds, cache))
+        self.out.append_lines(result_lines(examples, preds, cache))
 
 
 def _merged_marker(shard: CorpusShard, store: Store, dataset: str) -> Path:
@@ -471,6 +499,7 @@ def finish_shard(
     out: ResultShard, store: Store, dataset: str | None, run_id: str | None, result: CorpusResult
 ) -> None:
     """Mark a shard done, count it, and merge it into the store's ``dataset`` when given."""
-    result.add(out.finish())
+    out.finish()
+    result.add(out.counts)
     if dataset is not None:
         result.merged += merge_shard(out.shard, store, dataset, run_id)

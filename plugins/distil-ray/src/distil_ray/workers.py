@@ -201,11 +201,10 @@ class StudentPredictor:
 # A retried call (its worker died) reopens the partial result shard and goes on from there.
 
 
-def _shard_counts(path: Path) -> dict[str, int]:
-    from distil import count_results
-
-    counts = count_results(path)
-    return {"answered": counts.answered, "failures": counts.failures, "rejected": counts.rejected}
+def _shard_counts(counts: Any) -> str:
+    return json.dumps(
+        {"answered": counts.answered, "failures": counts.failures, "rejected": counts.rejected}
+    )
 
 
 def label_corpus_shard(
@@ -221,13 +220,15 @@ def label_corpus_shard(
     """Label the input shards named in ``batch`` (one, as the executor sends them)."""
     import cloudpickle
 
-    from distil import CorpusShard, ResultShard, ShardRows, shard_done
+    from distil import CorpusShard, ResultShard, ShardRows, count_results, shard_done
 
     out: dict[str, list[Any]] = {"output": [], "counts": [], "ledger": []}
     for path, output in zip(batch["path"], batch["output"], strict=True):
         shard = CorpusShard(Path(path), Path(output))
         ledger = ""
-        if not shard_done(shard, "label", source):
+        if shard_done(shard, "label", source):
+            counts = count_results(shard.output)
+        else:
             use_plugins(plugins)
             teacher = cloudpickle.loads(teacher_blob)
             task = cloudpickle.loads(task_blob)
@@ -252,9 +253,10 @@ def label_corpus_shard(
                 result.finish()
             finally:
                 result.close()
+            counts = result.counts
             ledger = json.dumps(teacher.ledger.to_dict())
         out["output"].append(str(shard.output))
-        out["counts"].append(json.dumps(_shard_counts(shard.output)))
+        out["counts"].append(_shard_counts(counts))
         out["ledger"].append(ledger)
     return out
 
@@ -284,12 +286,14 @@ class CorpusPredictor:
         self.pid = os.getpid()
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
-        from distil import CorpusShard, ResultShard, ShardRows, shard_done
+        from distil import CorpusShard, ResultShard, ShardRows, count_results, shard_done
 
         out: dict[str, list[Any]] = {"output": [], "counts": [], "pid": [], "loads": []}
         for path, output in zip(batch["path"], batch["output"], strict=True):
             shard = CorpusShard(Path(path), Path(output))
-            if not shard_done(shard, "predict", self.source):
+            if shard_done(shard, "predict", self.source):
+                counts = count_results(shard.output)
+            else:
                 result = ResultShard(shard, "predict", self.source)
                 rows = ShardRows(shard, result, self.batch_size)
                 try:
@@ -298,8 +302,9 @@ class CorpusPredictor:
                     result.finish()
                 finally:
                     result.close()
+                counts = result.counts
             out["output"].append(str(shard.output))
-            out["counts"].append(json.dumps(_shard_counts(shard.output)))
+            out["counts"].append(_shard_counts(counts))
             out["pid"].append(self.pid)
             out["loads"].append(LOADS)
         return out
