@@ -256,20 +256,20 @@ class ResultShard:
     def append(self, records: Iterable[dict[str, Any]]) -> int:
         """Append the records not written yet; flushed to the OS before this returns."""
         return self.append_lines(
-            (r["key"], json.dumps(r, ensure_ascii=False, separators=(",", ":")), _kind(r))
+            (r["key"], json.dumps(r, ensure_ascii=False, separators=(",", ":")), _outcome(r))
             for r in records
         )
 
     def append_lines(self, lines: Iterable[tuple[str, str, str]]) -> int:
-        """:meth:`append` for lines already serialised: ``(key, JSON line, kind)``, the kind
+        """:meth:`append` for lines already serialised: ``(key, JSON line, outcome)``, the outcome
         ``answered``, ``failed`` or ``rejected``."""
         n = 0
-        for key, line, kind in lines:
+        for key, line, outcome in lines:
             if key in self.done:
                 continue
             self._fh.write(line + "\n")
             self.done.add(key)
-            self.counts.add(kind)
+            self.counts.add(outcome)
             n += 1
         if n:
             self._fh.flush()
@@ -326,7 +326,7 @@ def result_lines(
     return lines
 
 
-def _kind(record: dict[str, Any]) -> str:
+def _outcome(record: dict[str, Any]) -> str:
     if "rejected" in record:
         return "rejected"
     pred = record.get("prediction") or {}
@@ -341,15 +341,15 @@ class ShardCounts:
     failures: int = 0
     rejected: int = 0
 
-    def add(self, kind: str) -> None:
-        if kind == "rejected":
+    def add(self, outcome: str) -> None:
+        if outcome == "rejected":
             self.rejected += 1
             return
         self.answered += 1
-        self.failures += kind == "failed"
+        self.failures += outcome == "failed"
 
     def count(self, record: dict[str, Any]) -> None:
-        self.add(_kind(record))
+        self.add(_outcome(record))
 
 
 def count_results(path: Path) -> ShardCounts:
