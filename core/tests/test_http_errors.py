@@ -98,3 +98,19 @@ def test_server_message_reads_common_bodies() -> None:
     assert server_message(b'{"error": {"message": "bytes \xf0\x9f\x99\x82"}}') == "bytes 🙂"
     assert server_message("x" * 1000) == "x" * 300
     assert server_message(None) == ""
+
+
+def test_rate_limit_state_reads_names_in_any_case_and_prefers_the_exact_one() -> None:
+    """One pass over the headers finds what a look-up per name found: any case, the exact
+    lower-case name first, else the first name that differs only in case; blanks are unset."""
+    import httpx
+
+    mixed = {"X-RateLimit-Remaining-Requests": " 7 ", "X-RATELIMIT-REMAINING-REQUESTS": "8"}
+    assert distil.rate_limit_state(mixed, now=NOW) == {"remaining_requests": 7.0}
+    exact_last = {**mixed, "x-ratelimit-remaining-requests": "9"}
+    assert distil.rate_limit_state(exact_last, now=NOW) == {"remaining_requests": 9.0}
+    blank = {"x-ratelimit-remaining-requests": " ", "x-ratelimit-remaining-tokens": "5"}
+    assert distil.rate_limit_state(blank, now=NOW) == {"remaining_tokens": 5.0}
+    assert distil.rate_limit_state({}, now=NOW) == {} == distil.rate_limit_state(None, now=NOW)
+    sdk = httpx.Headers([("X-RateLimit-Reset-Tokens", "1s"), ("x-ratelimit-remaining-tokens", "3")])
+    assert distil.rate_limit_state(sdk, now=NOW) == {"remaining_tokens": 3.0, "reset_tokens_s": 1.0}

@@ -217,6 +217,21 @@ def test_the_framed_prompt_is_the_prompt_the_hook_builds(isolated_host, task) ->
         assert frame.prompt(ex.text).model_dump() == teacher.prompt_for(task, ex).model_dump()
 
 
+def test_the_frame_s_whole_prompt_key_is_the_key_of_the_whole_prompt(isolated_host, task) -> None:
+    """The old key a miss looks up comes from the frame's cut dump: it must be cache_key's."""
+    teacher = PromptTeacher(Instant(), shots=[Example(id="s", text="shot 💳", labels=["other"])])
+    frame = teacher.frame(task)
+    assert frame is not None and frame.whole is not None
+    marker = "\u2063distil whole-key slot\u2063"
+    for text in ["", 'a "quote" \\ \n', "carte_refusée 💳 \u2063", marker, "\ud800", "x" * 3000]:
+        assert frame.whole_key(text) == teacher.cache_key(frame.prompt(text))
+    ex = Example(id="e", text="text 1 lost card")
+    assert teacher.keys_for(task, ex) == [
+        frame.key(ex.text),
+        teacher.cache_key(teacher.prompt_for(task, ex)),
+    ]
+
+
 def test_an_old_store_s_cache_keys_are_still_found(isolated_host, task, store) -> None:
     """Entries written under the whole-prompt key (before the text-only key) answer the run."""
     store.add_examples(rows(12), "train")

@@ -244,3 +244,26 @@ def test_bad_config_values_are_config_errors(make_provider: MakeProvider) -> Non
         make_provider(max_tokens=0)
     with pytest.raises(distil.ConfigError, match="timeout"):
         make_provider(timeout=0)
+
+
+def test_a_schema_is_walked_once_and_again_when_edited_in_place() -> None:
+    """The strict schema of a task's one schema object is reused across requests, but a schema
+    edited in place (or a new object) gets its own: the body is always strict_schema's."""
+    from distil_openai.wire import response_format
+
+    schema = distil.TextCat(["a", "b"]).json_schema()
+    first = response_format(schema)
+    for _ in range(3):
+        assert response_format(schema) == first
+    assert first["json_schema"]["schema"] == strict_schema(schema)
+    schema["properties"]["labels"]["items"]["enum"].append("c")
+    edited = response_format(schema)
+    assert (
+        edited["json_schema"]["schema"] == strict_schema(schema) != first["json_schema"]["schema"]
+    )
+    schema["additionalProperties"] = True  # no longer strict-able
+    assert response_format(schema)["json_schema"] == {
+        "name": "answer",
+        "schema": schema,
+        "strict": False,
+    }

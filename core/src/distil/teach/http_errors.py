@@ -50,6 +50,18 @@ def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
     return None if value is None else str(value).strip()
 
 
+def _folded(headers: Mapping[str, str]) -> dict[str, str]:
+    """``headers`` by lower-cased name, in one pass, holding the value :func:`_header` returns
+    for a lower-case name: the exact name's when it has one, else the first name's that differs
+    from it only in case."""
+    folded: dict[str, str] = {}
+    for key, value in headers.items():
+        lower = key.lower()
+        if lower not in folded or (lower == key and value is not None):
+            folded[lower] = value
+    return folded
+
+
 def _seconds(value: str, divisor: float = 1.0) -> float | None:
     try:
         seconds = float(value) / divisor
@@ -132,10 +144,19 @@ def rate_limit_state(
     Reads OpenAI's ``x-ratelimit-remaining-*`` / ``x-ratelimit-reset-*`` and Anthropic's
     ``anthropic-ratelimit-*-remaining`` / ``-reset``; a value that cannot be read is left out."""
     out: dict[str, float] = {}
+    if not headers:
+        return out
+    # Read from every answer: the names are lower-cased in one pass over the headers instead of
+    # eight look-ups (an SDK's Headers.get scans and decodes every header each time, and
+    # _header scans them again on a miss); each value is the one _header would return.
+    folded = _folded(headers)
     moment = time.time() if now is None else now
     for key, *names in _RATE_HEADERS:
         for name in names:
-            value = _header(headers, name)
+            value = folded.get(name)
+            if value is None:
+                continue
+            value = str(value).strip()
             if not value:
                 continue
             number = _reset_seconds(value, moment) if key.startswith("reset") else _seconds(value)

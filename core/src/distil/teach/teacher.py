@@ -46,7 +46,7 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
 from .._async import run_sync
@@ -172,12 +172,15 @@ class PromptFrame:
 
     ``slots`` are the indexes of the messages whose whole content is the text; ``prefix`` is the
     sha256 state of the key version, the provider's identity and the frame, so a key costs one
-    hash of the text.
+    hash of the text. ``whole`` holds the JSON text that :meth:`PromptTeacher.cache_key` hashes
+    for a prompt of the frame, cut where the text goes: the sha256 state of the piece before the
+    first text, and the pieces after each (None: that key is computed in full).
     """
 
     base: Prompt
     slots: tuple[int, ...]
     prefix: Any  # a hashlib sha256 object, copied per key
+    whole: tuple[Any, tuple[bytes, ...]] | None = None
 
     def prompt(self, text: str) -> Prompt:
         """The prompt of an example with this text (what the prompt hook would build)."""
@@ -194,6 +197,20 @@ class PromptFrame:
     def key(self, text: str) -> str:
         h = self.prefix.copy()
         h.update(text.encode("utf-8"))
+        return str(h.hexdigest())
+
+    def whole_key(self, text: str) -> str | None:
+        """``cache_key(self.prompt(text))`` (the older, whole-prompt key) from :attr:`whole`,
+        without dumping the whole prompt again; None when the frame has no ``whole``."""
+        if self.whole is None:
+            return None
+        # json.dumps encodes a string alone as it does inside the dump (ensure_ascii both ways)
+        encoded = json.dumps(text).encode("utf-8")
+        start, parts = self.whole
+        h = start.copy()
+        for part in parts:
+            h.update(encoded)
+            h.update(part)
         return str(h.hexdigest())
 
 
@@ -346,7 +363,34 @@ class PromptTeacher(Teacher):
         frame = PromptFrame(base=a, slots=slots, prefix=prefix)
         if frame.prompt(text_b).model_dump() != b.model_dump():
             return None  # the prompt depends on more than the text
-        return frame
+        return self._with_whole(frame, text_a, text_b)
+
+    def _with_whole(self, frame: PromptFrame, *probes: str) -> PromptFrame:
+        """``frame`` with :attr:`PromptFrame.whole`, when it gives the probes' whole-prompt keys.
+
+        A miss looks its whole-prompt key up (entries of older stores): dumping the prompt for
+        it cost about as much CPU as the rest of the teacher's work on a request. The dump with
+        a marker for the text is cut at the marker's JSON, and the pieces are kept only when
+        they hash to :meth:`cache_key` for every probe (anything else that encodes like the
+        marker would give other keys); otherwise the key is computed in full as before.
+        """
+        marker = "\u2063distil whole-key slot\u2063"
+        dumped = json.dumps(
+            {
+                "provider": self.provider.cache_identity(),
+                "prompt": frame.prompt(marker).model_dump(),
+            },
+            sort_keys=True,
+            default=str,
+        )
+        parts = dumped.split(json.dumps(marker))
+        if len(parts) != len(frame.slots) + 1:
+            return frame
+        start = hashlib.sha256(parts[0].encode("utf-8"))
+        whole = replace(frame, whole=(start, tuple(p.encode("utf-8") for p in parts[1:])))
+        if any(whole.whole_key(t) != self.cache_key(frame.prompt(t)) for t in probes):
+            return frame
+        return whole
 
     def key_for(self, task: Task, example: Example) -> str:
         """The cache key of ``example``'s first prompt (text-only key when there is a frame)."""
@@ -360,7 +404,10 @@ class PromptTeacher(Teacher):
         frame = self.frame(task)
         if frame is None:
             return [self.cache_key(self.prompt_for(task, example))]
-        return [frame.key(example.text), self.cache_key(frame.prompt(example.text))]
+        whole = frame.whole_key(example.text)
+        if whole is None:
+            whole = self.cache_key(frame.prompt(example.text))
+        return [frame.key(example.text), whole]
 
     # -- the cache --------------------------------------------------------------------------------
     @staticmethod
@@ -581,7 +628,12 @@ class PromptTeacher(Teacher):
                 usage = usage + again.usage
                 completion = again
                 continue
-            final = completion.model_copy(update={"usage": usage})
+            # Without a re-ask the usage is the completion's own: no copy of it (one per answer).
+            final = (
+                completion
+                if usage is completion.usage
+                else completion.model_copy(update={"usage": usage})
+            )
             return self._prediction(task, example, output, final, source)
 
     # -- the loop -------------------------------------------------------------------------------
@@ -725,7 +777,7 @@ class PromptTeacher(Teacher):
             for job in misses:
                 job.prompt = frame.prompt(job.example.text)
             if self.cache is not None:
-                old = [self.cache_key(job.prompt) for job in misses]  # type: ignore[arg-type]
+                old = [self._whole_key(frame, job) for job in misses]
                 found = self._cache_get_many(old)
                 left = []
                 for job, key in zip(misses, old, strict=True):
@@ -738,6 +790,14 @@ class PromptTeacher(Teacher):
                 misses = left
         jobs.extend(misses)
         return hits, jobs
+
+    def _whole_key(self, frame: PromptFrame, job: _Job) -> str:
+        """The whole-prompt key of a job whose prompt comes from ``frame``."""
+        key = frame.whole_key(job.example.text)
+        if key is None:
+            assert job.prompt is not None
+            key = self.cache_key(job.prompt)
+        return key
 
     def _settle(
         self, task: Task, job: _Job, source: str, hits: list[Prediction], jobs: list[_Job]

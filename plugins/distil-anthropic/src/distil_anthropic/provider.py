@@ -272,6 +272,8 @@ class AnthropicProvider(distil.Provider):
         return completion
 
     async def complete_batch(self, prompts: list[distil.Prompt]) -> list[distil.Completion]:
+        if len(prompts) == 1:  # the teacher's usual call: awaited in place, not in a Task
+            return [await self.complete(prompts[0])]
         return list(await asyncio.gather(*(self.complete(p) for p in prompts)))
 
     # -- Message Batches ----------------------------------------------------------------------------

@@ -274,6 +274,8 @@ class OpenAIProvider(distil.Provider):
             )
 
     async def complete_batch(self, prompts: list[distil.Prompt]) -> list[distil.Completion]:
+        if len(prompts) == 1:  # the teacher's usual call: awaited in place, not in a Task
+            return [await self.complete(prompts[0])]
         return list(await asyncio.gather(*(self.complete(p) for p in prompts)))
 
     # -- the Batch API ------------------------------------------------------------------------

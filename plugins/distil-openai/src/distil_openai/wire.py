@@ -6,6 +6,7 @@ the same bodies and whose output file the same responses). No SDK import here.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from collections.abc import Mapping
@@ -106,8 +107,33 @@ def strict_schema(schema: dict[str, Any]) -> dict[str, Any] | None:
     return result if isinstance(result, dict) else None
 
 
-def response_format(schema: dict[str, Any]) -> dict[str, Any]:
+#: strict_schema's recent results by id of the schema: ``(schema, copy of it or None, result)``.
+#: Each entry holds its schema, so no other object can have that id while the entry lives.
+_STRICT: dict[int, tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None]] = {}
+_STRICT_MAX = 64
+
+
+def _strict_for(schema: dict[str, Any]) -> dict[str, Any] | None:
+    """:func:`strict_schema` of ``schema``, walked once per schema object.
+
+    Every request of a task sends the same schema (its prompt frame's one object), and the walk
+    cost more CPU than the rest of the body. An entry answers while its schema still equals the
+    copy taken then (a schema edited in place is walked again). The copy is taken at the
+    object's second request, so a schema built per prompt costs one walk, as before. The result
+    is shared by the bodies, as a non-strict schema already is.
+    """
+    entry = _STRICT.get(id(schema))
+    if entry is not None and entry[1] is not None and entry[1] == schema:
+        return entry[2]
     strict = strict_schema(schema)
+    if entry is None and len(_STRICT) >= _STRICT_MAX:
+        _STRICT.clear()
+    _STRICT[id(schema)] = (schema, copy.deepcopy(schema) if entry is not None else None, strict)
+    return strict
+
+
+def response_format(schema: dict[str, Any]) -> dict[str, Any]:
+    strict = _strict_for(schema)
     return {
         "type": "json_schema",
         "json_schema": {
