@@ -481,6 +481,10 @@ def test_the_static_site_builds_offline_with_strict_link_checks(tmp_path: Path) 
     built = {p.stem for p in tmp_path.glob("*.html")}
     pages = {p.stem for p in DOCS.glob("*.md") if p.name != "README.md"}
     assert pages <= built and "index" in built
+    # A fence line that did not open a code block shows up as literal backticks, and the
+    # fences after it pair up wrongly (headings swallowed into code blocks).
+    unrendered = [p.name for p in sorted(tmp_path.glob("*.html")) if "```" in p.read_text("utf-8")]
+    assert not unrendered, f"code fences printed as text on: {unrendered}"
 
 
 # -- the checkers catch what they are for ---------------------------------------------------------
