@@ -13,6 +13,16 @@ import typer
 CONFIG = typer.Argument(..., help="The project config (distil.cfg).", exists=False)
 
 
+def _corpus_job(corpus: Path | None, output: Path | None, into: str | None) -> bool:
+    """Do ``label``/``predict``'s options ask for a corpus job? (``--corpus`` and ``--output``
+    go together; ``--into`` needs them.)"""
+    if corpus is None and output is None and into is None:
+        return False
+    if corpus is None or output is None:
+        raise typer.BadParameter("--corpus and --output go together")
+    return True
+
+
 @contextlib.contextmanager
 def _progress() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
     """A rich progress display; yields a factory (description, total) -> advance callback."""
@@ -237,6 +247,12 @@ def _print_report(report: dict[str, Any], paths: dict[str, Path]) -> None:
 
 def register(app: typer.Typer) -> None:
     Override = typer.Option(None, "--set", help="Override a config value: section.key=value.")
+    Output = typer.Option(None, "--output", help="With --corpus: the folder for the result shards.")
+    Into = typer.Option(
+        None,
+        "--into",
+        help="With --corpus: also merge the results into the store as this data set.",
+    )
 
     @app.command("label")
     def label(
@@ -264,20 +280,13 @@ def register(app: typer.Typer) -> None:
             "--corpus",
             help="Label a folder of JSONL/Parquet shards where it lies (needs --output).",
         ),
-        output: Path | None = typer.Option(
-            None, "--output", help="With --corpus: the folder for the result shards."
-        ),
-        into: str | None = typer.Option(
-            None,
-            "--into",
-            help="With --corpus: also merge the results into the store as this data set.",
-        ),
+        output: Path | None = Output,
+        into: str | None = Into,
         overrides: list[str] | None = Override,
     ) -> None:
         """Label a data set with the teacher (resumable: answered examples are skipped)."""
-        if corpus is not None or output is not None or into is not None:
-            if corpus is None or output is None:
-                raise typer.BadParameter("--corpus and --output go together")
+        if _corpus_job(corpus, output, into):
+            assert corpus is not None and output is not None
             with _open(config, overrides) as project, _progress() as progress:
                 corpus_result = project.label_corpus(
                     corpus, output, dataset=into, progress=progress, wait=wait, on_wait=_waiting
@@ -312,20 +321,13 @@ def register(app: typer.Typer) -> None:
             "--corpus",
             help="Predict a folder of JSONL/Parquet shards where it lies (needs --output).",
         ),
-        output: Path | None = typer.Option(
-            None, "--output", help="With --corpus: the folder for the result shards."
-        ),
-        into: str | None = typer.Option(
-            None,
-            "--into",
-            help="With --corpus: also merge the results into the store as this data set.",
-        ),
+        output: Path | None = Output,
+        into: str | None = Into,
         overrides: list[str] | None = Override,
     ) -> None:
         """Run the latest trained student over a data set or a corpus (resumable)."""
-        if corpus is not None or output is not None or into is not None:
-            if corpus is None or output is None:
-                raise typer.BadParameter("--corpus and --output go together")
+        if _corpus_job(corpus, output, into):
+            assert corpus is not None and output is not None
             with _open(config, overrides) as project, _progress() as progress:
                 corpus_result = project.predict_corpus(
                     corpus, output, dataset=into, progress=progress

@@ -70,6 +70,13 @@ def _distil_cause(exc: BaseException) -> DistilError | None:
     return None
 
 
+def _raise_distil_cause(exc: BaseException) -> None:
+    """Raise the distil error inside a Ray task failure in its place (nothing if none)."""
+    cause = _distil_cause(exc)
+    if cause is not None:
+        raise cause from None
+
+
 class _Tally:
     """A label job's running totals (nothing holds its predictions)."""
 
@@ -307,6 +314,12 @@ class RayExecutor(distil.Executor):
         actor = ray.remote(SharedBudget).options(num_cpus=0).remote(rpm, tpm)
         return actor, (requests is not None, tokens is not None)
 
+    def _release_budget(self, ray: Any, budget: Any) -> None:
+        """Keep the shared budget's figures (``budget_stats``) and stop its actor."""
+        if budget is not None:
+            self.budget_stats = ray.get(budget.stats.remote())
+            ray.kill(budget)
+
     def _run_label(
         self,
         job: Path,
@@ -363,14 +376,10 @@ class RayExecutor(distil.Executor):
                 if progress is not None:
                     progress(len(preds))
         except Exception as exc:
-            cause = _distil_cause(exc)
-            if cause is not None:
-                raise cause from None
+            _raise_distil_cause(exc)
             raise
         finally:
-            if budget is not None:
-                self.budget_stats = ray.get(budget.stats.remote())
-                ray.kill(budget)
+            self._release_budget(ray, budget)
             ray.get(log.close.remote())
             ray.kill(log)
 
@@ -509,14 +518,10 @@ class RayExecutor(distil.Executor):
             try:
                 self._collect_corpus(ds, todo, store, result, dataset, run_id, progress)
             except Exception as exc:
-                cause = _distil_cause(exc)
-                if cause is not None:
-                    raise cause from None
+                _raise_distil_cause(exc)
                 raise
             finally:
-                if budget is not None:
-                    self.budget_stats = ray.get(budget.stats.remote())
-                    ray.kill(budget)
+                self._release_budget(ray, budget)
         result.ledger = self._ledgers or None
         result.seconds = time.perf_counter() - started
         self.last_job = {"stage": "label", "corpus": str(corpus), "sent_shards": len(todo)}

@@ -142,6 +142,20 @@ def label_batch(
     return {"key": keys, "prediction": [answers[k] for k in keys], "ledger": ledgers}
 
 
+def _load_student(blob: bytes, model_dir: str | None, plugins: list[tuple[str, str]]) -> Any:
+    """The student a predict actor runs, loaded once per actor (counted in ``LOADS``).
+
+    ``blob`` is the student's class when the model is on disk (loaded here from ``model_dir``),
+    else the fitted student itself (shipped through the object store)."""
+    import cloudpickle
+
+    global LOADS
+    use_plugins(plugins)
+    LOADS += 1
+    loaded = cloudpickle.loads(blob)
+    return loaded.load(model_dir) if model_dir is not None else loaded
+
+
 class StudentPredictor:
     """One actor of the predict pool: loads the student once, then predicts batch after batch.
 
@@ -158,15 +172,7 @@ class StudentPredictor:
         out_dir: str,
         plugins: list[tuple[str, str]],
     ) -> None:
-        import cloudpickle
-
-        global LOADS
-        use_plugins(plugins)
-        LOADS += 1
-        loaded = cloudpickle.loads(student_blob)
-        # ``student_blob`` is the class when the model is on disk (loaded here, once per actor),
-        # else the fitted student itself (shipped through the object store).
-        self.student = loaded.load(model_dir) if model_dir is not None else loaded
+        self.student = _load_student(student_blob, model_dir, plugins)
         self.source = source
         self.out_dir = Path(out_dir)
         self.pid = os.getpid()
@@ -274,13 +280,7 @@ class CorpusPredictor:
         plugins: list[tuple[str, str]],
         batch_size: int,
     ) -> None:
-        import cloudpickle
-
-        global LOADS
-        use_plugins(plugins)
-        LOADS += 1
-        loaded = cloudpickle.loads(student_blob)
-        self.student = loaded.load(model_dir) if model_dir is not None else loaded
+        self.student = _load_student(student_blob, model_dir, plugins)
         self.source = source
         self.batch_size = batch_size
         self.pid = os.getpid()
