@@ -108,6 +108,7 @@ _LAZY = {
     "finish_shard": ("distil.store.corpus", "finish_shard"),
     "merge_shard": ("distil.store.corpus", "merge_shard"),
     "shard_done": ("distil.store.corpus", "shard_done"),
+    "start_corpus": ("distil.store.corpus", "start_corpus"),
     "sum_ledgers": ("distil.teach.ledger", "sum_ledgers"),
     # the annotation seam (distil.annotate): what an annotation app such as distil-annotate serves
     "Workspace": ("distil.annotate.session", "Workspace"),

@@ -35,10 +35,8 @@ from .store.corpus import (
     CorpusResult,
     ResultShard,
     ShardRows,
-    corpus_shards,
     finish_shard,
-    merge_shard,
-    shard_done,
+    start_corpus,
 )
 from .student import Student
 from .tasks import Task
@@ -285,17 +283,10 @@ class LocalExecutor(Executor):
     ) -> CorpusResult:
         started = time.perf_counter()
         source = teacher.source(task)
-        shards = corpus_shards(corpus, output)
-        result = CorpusResult("label", source, str(corpus), str(output), len(shards))
-        result.dataset = dataset
+        result, todo = start_corpus("label", source, corpus, output, store, dataset, run_id)
         if isinstance(teacher, PromptTeacher) and teacher.cache is None:
             teacher.cache = store  # hits from the project's LLM cache, new entries into it
-        for shard in shards:
-            if shard_done(shard, "label", source):
-                result.shards_done_before += 1
-                if dataset is not None:  # a run killed before its merge
-                    result.merged += merge_shard(shard, store, dataset, run_id)
-                continue
+        for shard in todo:
             out = ResultShard(shard, "label", source)
             rows = ShardRows(shard, out, self.batch_size)
 
@@ -339,15 +330,8 @@ class LocalExecutor(Executor):
         progress: Progress | None = None,
     ) -> CorpusResult:
         started = time.perf_counter()
-        shards = corpus_shards(corpus, output)
-        result = CorpusResult("predict", source, str(corpus), str(output), len(shards))
-        result.dataset = dataset
-        for shard in shards:
-            if shard_done(shard, "predict", source):
-                result.shards_done_before += 1
-                if dataset is not None:  # a run killed before its merge
-                    result.merged += merge_shard(shard, store, dataset, None)
-                continue
+        result, todo = start_corpus("predict", source, corpus, output, store, dataset)
+        for shard in todo:
             out = ResultShard(shard, "predict", source)
             rows = ShardRows(shard, out, self.batch_size)
             try:

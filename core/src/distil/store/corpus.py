@@ -503,3 +503,31 @@ def finish_shard(
     result.add(out.counts)
     if dataset is not None:
         result.merged += merge_shard(out.shard, store, dataset, run_id)
+
+
+def start_corpus(
+    stage: str,
+    source: str,
+    corpus: str | Path,
+    output: str | Path,
+    store: Store,
+    dataset: str | None = None,
+    run_id: str | None = None,
+) -> tuple[CorpusResult, list[CorpusShard]]:
+    """The start of a corpus job, for any executor: its result so far, and the shards left.
+
+    A shard whose result is complete (and ``source``'s, else :class:`ConfigError`) is counted
+    in ``shards_done_before`` and not done again; with ``dataset`` it is merged now, for a run
+    killed before its merge (:func:`merge_shard` does each shard once)."""
+    shards = corpus_shards(corpus, output)
+    result = CorpusResult(stage, source, str(corpus), str(output), len(shards))
+    result.dataset = dataset
+    todo = []
+    for shard in shards:
+        if shard_done(shard, stage, source):
+            result.shards_done_before += 1
+            if dataset is not None:
+                result.merged += merge_shard(shard, store, dataset, run_id)
+        else:
+            todo.append(shard)
+    return result, todo

@@ -484,17 +484,7 @@ class RayExecutor(distil.Executor):
         self._check_label(teacher, "online")
         started = time.perf_counter()
         source = teacher.source(task)
-        shards = distil.corpus_shards(corpus, output)
-        result = distil.CorpusResult("label", source, str(corpus), str(output), len(shards))
-        result.dataset = dataset
-        todo = []
-        for shard in shards:
-            if distil.shard_done(shard, "label", source):
-                result.shards_done_before += 1
-                if dataset is not None:
-                    result.merged += distil.merge_shard(shard, store, dataset, run_id)
-            else:
-                todo.append(shard)
+        result, todo = distil.start_corpus("label", source, corpus, output, store, dataset, run_id)
         self._ledgers = {}
         if todo:
             ray = self.ray()
@@ -575,17 +565,7 @@ class RayExecutor(distil.Executor):
         import cloudpickle
 
         started = time.perf_counter()
-        shards = distil.corpus_shards(corpus, output)
-        result = distil.CorpusResult("predict", source, str(corpus), str(output), len(shards))
-        result.dataset = dataset
-        todo = []
-        for shard in shards:
-            if distil.shard_done(shard, "predict", source):
-                result.shards_done_before += 1
-                if dataset is not None:
-                    result.merged += distil.merge_shard(shard, store, dataset)
-            else:
-                todo.append(shard)
+        result, todo = distil.start_corpus("predict", source, corpus, output, store, dataset)
         pids: set[int] = set()
         if todo:
             ray = self.ray()
