@@ -13,21 +13,16 @@ printed too (``time.process_time``).
 from __future__ import annotations
 
 import argparse
-import resource
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
-from _common import load_split, machine
-from corpus_scale import write_corpus
+from _common import machine
+from corpus_scale import peak_mb, spam_student, write_corpus
 
 import distil
 from distil.store.sqlite import Store
-
-
-def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main() -> None:
@@ -35,14 +30,10 @@ def main() -> None:
     parser.add_argument("n", type=int, help="rows in the corpus")
     parser.add_argument("--shard-rows", type=int, default=50_000)
     args = parser.parse_args()
-    from distil_sklearn.student import SklearnTextcat
-
     work = Path(tempfile.mkdtemp(prefix="distil-corpus-memory-"))
     try:
         task = distil.TextCat(["ham", "spam"])
-        student = SklearnTextcat()
-        train = load_split("sms_spam", "train")
-        student.fit(task, [(e, distil.Categories(labels=e.labels)) for e in train])
+        student = spam_student(task)
         write_corpus(work / "corpus", args.n, max(1, args.n // args.shard_rows))
         before = peak_mb()
         start = time.process_time()

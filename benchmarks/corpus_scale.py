@@ -94,6 +94,16 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def spam_student(task: distil.TextCat) -> Any:
+    """The benchmarks' student: ``sklearn.textcat.v1`` fitted on the sms_spam train split."""
+    from distil_sklearn.student import SklearnTextcat
+
+    student = SklearnTextcat()
+    train = load_split("sms_spam", "train")
+    student.fit(task, [(ex, distil.Categories(labels=ex.labels or [])) for ex in train])
+    return student
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000)
@@ -138,11 +148,7 @@ def main() -> None:
             executors["ray"] = ray_executor
         store = Store(work / "distil.db")
         if "predict" in args.stages:
-            from distil_sklearn.student import SklearnTextcat
-
-            student = SklearnTextcat()
-            train = load_split("sms_spam", "train")
-            student.fit(task, [(ex, distil.Categories(labels=ex.labels or [])) for ex in train])
+            student = spam_student(task)
             student.save(work / "model")
             started = time.perf_counter()
             rows = raw_predict((student, task.labels), corpus, work / "raw", args.batch)
