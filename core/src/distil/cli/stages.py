@@ -13,14 +13,16 @@ import typer
 CONFIG = typer.Argument(..., help="The project config (distil.cfg).", exists=False)
 
 
-def _corpus_job(corpus: Path | None, output: Path | None, into: str | None) -> bool:
-    """Do ``label``/``predict``'s options ask for a corpus job? (``--corpus`` and ``--output``
-    go together; ``--into`` needs them.)"""
+def _corpus_job(
+    corpus: Path | None, output: Path | None, into: str | None
+) -> tuple[Path, Path] | None:
+    """The ``(corpus, output)`` of a corpus job when ``label``/``predict``'s options ask for
+    one, else None (``--corpus`` and ``--output`` go together; ``--into`` needs them)."""
     if corpus is None and output is None and into is None:
-        return False
+        return None
     if corpus is None or output is None:
         raise typer.BadParameter("--corpus and --output go together")
-    return True
+    return corpus, output
 
 
 @contextlib.contextmanager
@@ -285,11 +287,11 @@ def register(app: typer.Typer) -> None:
         overrides: list[str] | None = Override,
     ) -> None:
         """Label a data set with the teacher (resumable: answered examples are skipped)."""
-        if _corpus_job(corpus, output, into):
-            assert corpus is not None and output is not None
+        job = _corpus_job(corpus, output, into)
+        if job is not None:
             with _open(config, overrides) as project, _progress() as progress:
                 corpus_result = project.label_corpus(
-                    corpus, output, dataset=into, progress=progress, wait=wait, on_wait=_waiting
+                    *job, dataset=into, progress=progress, wait=wait, on_wait=_waiting
                 )
             _print_corpus(corpus_result)
             return
@@ -326,12 +328,10 @@ def register(app: typer.Typer) -> None:
         overrides: list[str] | None = Override,
     ) -> None:
         """Run the latest trained student over a data set or a corpus (resumable)."""
-        if _corpus_job(corpus, output, into):
-            assert corpus is not None and output is not None
+        job = _corpus_job(corpus, output, into)
+        if job is not None:
             with _open(config, overrides) as project, _progress() as progress:
-                corpus_result = project.predict_corpus(
-                    corpus, output, dataset=into, progress=progress
-                )
+                corpus_result = project.predict_corpus(*job, dataset=into, progress=progress)
             _print_corpus(corpus_result)
             return
         with _open(config, overrides) as project, _progress() as progress:

@@ -404,10 +404,7 @@ class PromptTeacher(Teacher):
         frame = self.frame(task)
         if frame is None:
             return [self.cache_key(self.prompt_for(task, example))]
-        whole = frame.whole_key(example.text)
-        if whole is None:
-            whole = self.cache_key(frame.prompt(example.text))
-        return [frame.key(example.text), whole]
+        return [frame.key(example.text), self._whole_key(frame, example.text)]
 
     # -- the cache --------------------------------------------------------------------------------
     @staticmethod
@@ -777,7 +774,7 @@ class PromptTeacher(Teacher):
             for job in misses:
                 job.prompt = frame.prompt(job.example.text)
             if self.cache is not None:
-                old = [self._whole_key(frame, job) for job in misses]
+                old = [self._whole_key(frame, job.example.text, job.prompt) for job in misses]
                 found = self._cache_get_many(old)
                 left = []
                 for job, key in zip(misses, old, strict=True):
@@ -791,12 +788,12 @@ class PromptTeacher(Teacher):
         jobs.extend(misses)
         return hits, jobs
 
-    def _whole_key(self, frame: PromptFrame, job: _Job) -> str:
-        """The whole-prompt key of a job whose prompt comes from ``frame``."""
-        key = frame.whole_key(job.example.text)
+    def _whole_key(self, frame: PromptFrame, text: str, prompt: Prompt | None = None) -> str:
+        """The whole-prompt key of ``frame``'s prompt for ``text`` (``prompt``, when already
+        built): from the frame's pre-cut pieces, else by :meth:`cache_key` in full."""
+        key = frame.whole_key(text)
         if key is None:
-            assert job.prompt is not None
-            key = self.cache_key(job.prompt)
+            key = self.cache_key(prompt if prompt is not None else frame.prompt(text))
         return key
 
     def _settle(
