@@ -246,18 +246,31 @@ def test_bad_config_values_are_config_errors(make_provider: MakeProvider) -> Non
         make_provider(timeout=0)
 
 
-def test_a_schema_is_walked_once_and_again_when_edited_in_place() -> None:
+def test_a_schema_is_walked_once_and_again_when_edited_in_place(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """The strict schema of a task's one schema object is reused across requests, but a schema
     edited in place (or a new object) gets its own: the body is always strict_schema's."""
-    from distil_openai.wire import response_format
+    from distil_openai import wire
 
+    walks: list[int] = []
+
+    def counted(schema: dict[str, Any]) -> dict[str, Any] | None:
+        walks.append(id(schema))
+        return strict_schema(schema)
+
+    monkeypatch.setattr(wire, "strict_schema", counted)
+    response_format = wire.response_format
     schema = distil.TextCat(["a", "b"]).json_schema()
     first = response_format(schema)
     for _ in range(3):
         assert response_format(schema) == first
+    # walked at the first request and at the second (which keeps a copy), then reused
+    assert walks == [id(schema), id(schema)]
     assert first["json_schema"]["schema"] == strict_schema(schema)
     schema["properties"]["labels"]["items"]["enum"].append("c")
     edited = response_format(schema)
+    assert len(walks) == 3  # the edit is seen: walked again
     assert (
         edited["json_schema"]["schema"] == strict_schema(schema) != first["json_schema"]["schema"]
     )
